@@ -1,0 +1,121 @@
+"""Hidden checks for ResNet and resnet18.
+
+The network is graded on its own: where a check runs a whole network, the student's ResNet
+is built with a standard (torchvision) BasicBlock, so a bug in the block costs points in
+the BasicBlock task only.
+"""
+
+import math
+
+import pytest
+import torchvision
+
+from autograder.checks.compare import build_traced, compare_with_reference
+from autograder.checks.errors import CheckFailed
+from autograder.checks.structure import describe, match_structure
+
+pytestmark = pytest.mark.task("ResNet")
+
+RESNET18_PARAMETERS = 11_689_512
+
+
+def test_parameter_count(student):
+    """resnet18() has 11,689,512 parameters, as torchvision's does"""
+    model = student.build("resnet18", device="meta", shared=True)
+    total = model.count_parameters()["total"]
+    if total != RESNET18_PARAMETERS:
+        why = ("fewer: are some layers missing, or kept in a Python list so they are not "
+               "registered?" if total < RESNET18_PARAMETERS else
+               "more: do convolutions have a bias, or are there extra layers?")
+        raise CheckFailed(f"resnet18() has {total:,} parameters, expected "
+                          f"{RESNET18_PARAMETERS:,} ({RESNET18_PARAMETERS - total:+,}); {why}")
+
+
+SHAPE_CASES = [
+    ({}, (1, 3, 224, 224), (1, 1000)),
+    ({"num_classes": 10}, (2, 3, 32, 32), (2, 10)),
+    ({"num_classes": 5, "in_channels": 1}, (3, 1, 28, 28), (3, 5)),
+    ({"num_classes": 2}, (1, 3, 97, 61), (1, 2)),
+]
+
+
+def test_output_shapes(student):
+    """resnet18 gives one row of logits per image for several sizes, class counts and channels"""
+    for kwargs, input_shape, expected in SHAPE_CASES:
+        model = student.build("resnet18", device="meta", shared=True, **kwargs)
+        shape = tuple(model.output_shape(input_shape))
+        if shape != expected:
+            raise CheckFailed(f"{model.call} maps an input of shape {input_shape} to {shape}, "
+                              f"expected {expected}")
+
+
+def _small_network(student):
+    return student.build("ResNet", student.standard("BasicBlock"), [1, 1, 1, 1],
+                         num_classes=10, shared=True)
+
+
+def test_kaiming_initialisation(student):
+    """Convolutions start from Kaiming normal initialisation with mode='fan_out'"""
+    stats = [s for s in _small_network(student).parameter_stats()
+             if s["kind"] == "Conv2d" and s["name"].endswith("weight")]
+    if not stats:
+        raise CheckFailed("ResNet(...) has no registered Conv2d layers to initialise")
+    for stat in stats:
+        shape = stat["shape"]
+        receptive = math.prod(shape[2:])
+        fan_out, fan_in = shape[0] * receptive, shape[1] * receptive
+        expected = math.sqrt(2 / fan_out)
+        if abs(stat["std"] / expected - 1) > 0.1 or abs(stat["mean"]) > 0.1 * expected:
+            guess = (" (that is what mode='fan_in' gives)"
+                     if abs(stat["std"] / math.sqrt(2 / fan_in) - 1) < 0.1 else "")
+            raise CheckFailed(
+                f"`{stat['name']}` starts with mean {stat['mean']:.3g} and standard deviation "
+                f"{stat['std']:.3g}{guess}; Kaiming normal with mode='fan_out' and "
+                f"nonlinearity='relu' gives mean 0 and {expected:.3g}. Initialise every Conv2d "
+                "with nn.init.kaiming_normal_(weight, mode='fan_out', nonlinearity='relu')")
+
+
+def test_batchnorm_initialisation(student):
+    """Every BatchNorm2d starts with weight 1 and bias 0"""
+    stats = [s for s in _small_network(student).parameter_stats() if s["kind"] == "BatchNorm2d"]
+    if not stats:
+        raise CheckFailed("ResNet(...) has no registered BatchNorm2d layers to initialise")
+    for stat in stats:
+        expected = 1.0 if stat["name"].endswith("weight") else 0.0
+        if stat["min"] != expected or stat["max"] != expected:
+            raise CheckFailed(f"`{stat['name']}` starts between {stat['min']:.3g} and "
+                              f"{stat['max']:.3g}; every BatchNorm2d weight must start at 1 "
+                              "and every bias at 0")
+
+
+@pytest.mark.weight(2)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_matches_reference(ctx, student, mode):
+    """ResNet(block, [1, 1, 1, 1], num_classes=7, in_channels=1) computes what the reference computes"""
+    compare_with_reference(
+        ctx, student, "ResNet", (student.standard("BasicBlock"), [1, 1, 1, 1]),
+        {"num_classes": 7, "in_channels": 1},
+        build=lambda m: m.ResNet(m.BasicBlock, [1, 1, 1, 1], num_classes=7, in_channels=1),
+        input_shape=(2, 1, 32, 32), mode=mode, key="ResNet-1111-7-1", atol=1e-3)
+
+
+@pytest.mark.weight(2)
+def test_matches_torchvision(ctx, student):
+    """ResNet(block, [2, 2, 2, 2], num_classes=10) computes what torchvision's resnet18 computes"""
+    compare_with_reference(
+        ctx, student, "ResNet", (student.standard("BasicBlock"), [2, 2, 2, 2]),
+        {"num_classes": 10},
+        build=lambda _: torchvision.models.resnet18(num_classes=10),
+        input_shape=(2, 3, 32, 32), mode="eval", key="torchvision-resnet18-10",
+        atol=1e-3, diagnose=False)
+
+
+def test_layers_registered(ctx, student):
+    """Every layer that runs in resnet18's forward pass is a registered submodule"""
+    remote, trace = build_traced(student, "resnet18", (), {"num_classes": 10}, (1, 3, 32, 32),
+                                 shared=True)
+    unregistered = [leaf for leaf in trace if not leaf["registered"]]
+    if unregistered:
+        match_structure([], trace, remote.call)  # raises with the explanation
+        raise CheckFailed(f"{describe(unregistered[0])} runs in forward but is not registered "
+                          "as a submodule: keep layers in nn.Sequential or nn.ModuleList")

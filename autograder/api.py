@@ -1,0 +1,161 @@
+"""The library API: everything the CLI does, callable from Python (and from the tests)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder import release as release_module
+from autograder.errors import UserError
+from autograder.judge.runner import Judge
+from autograder.report.model import Report
+from autograder.sandbox.client import Zygote, new_zygote
+from autograder.spec import AssignmentSpec, assignment_names, load_assignment
+
+ProgressCallback = Callable[[Report], None]
+
+
+def list_assignments() -> list[AssignmentSpec]:
+    return [load_assignment(name) for name in assignment_names()]
+
+
+def report_schema() -> dict[str, Any]:
+    return Report.model_json_schema()
+
+
+def release(assignment: str) -> list[Path]:
+    return release_module.release(load_assignment(assignment))
+
+
+def _looks_like_submission(folder: Path, spec: AssignmentSpec) -> bool:
+    names = {p.name for p in folder.iterdir()}
+    return bool(names & {f.name for f in spec.files}) or any(
+        p.suffix in (".py", ".ipynb") and p.is_file() for p in folder.iterdir())
+
+
+def expand_submissions(paths: list[Path], spec: AssignmentSpec) -> list[Path]:
+    """Each path is a submission (folder, zip, file) or a folder of submissions."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UserError(f"submission path does not exist: {path}")
+        if path.is_dir() and not _looks_like_submission(path, spec):
+            children = sorted(p for p in path.iterdir() if not p.name.startswith(".")
+                              and (p.is_dir() or p.suffix.lower() == ".zip"))
+            found.extend(children or [path])
+        else:
+            found.append(path)
+    return found
+
+
+@contextmanager
+def judging(spec: AssignmentSpec, seed: int | None = None) -> Iterator[Judge]:
+    zygote = new_zygote()
+    judge = Judge(spec, zygote, seed)
+    try:
+        yield judge
+    finally:
+        judge.close()
+        zygote.close()
+
+
+_judge: Judge | None = None
+
+
+def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None) -> None:
+    global _judge
+    _judge = Judge(spec, zygote, seed)
+    multiprocessing.util.Finalize(_judge, _judge.close, exitpriority=10)
+
+
+def _grade_in_judge(path: Path) -> Report:
+    assert _judge is not None
+    return _judge.grade(path)
+
+
+def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = None,
+          on_report: ProgressCallback | None = None) -> list[Report]:
+    """Grade submissions (hidden and public checks); reports come back in input order."""
+    spec = load_assignment(assignment)
+    submissions = expand_submissions(paths, spec)
+    if jobs <= 1 or len(submissions) == 1:
+        reports = []
+        with judging(spec, seed) as judge:
+            for path in submissions:
+                reports.append(judge.grade(path))
+                if on_report:
+                    on_report(reports[-1])
+        return reports
+    zygote = new_zygote()
+    try:
+        zygote.wait_ready()
+        # Judges are forked from this process (trusted, torch imported, no ops run yet);
+        # they share one zygote, which alone forks the workers that run student code.
+        context = multiprocessing.get_context("fork")
+        results: dict[int, Report] = {}
+        with ProcessPoolExecutor(max_workers=min(jobs, len(submissions)), mp_context=context,
+                                 initializer=_start_judge,
+                                 initargs=(spec, zygote, seed)) as pool:
+            futures = {pool.submit(_grade_in_judge, p): i for i, p in enumerate(submissions)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_report:
+                    on_report(results[futures[future]])
+        return [results[i] for i in range(len(submissions))]
+    finally:
+        zygote.close()
+
+
+@dataclass
+class CheckResult:
+    report: Report
+    hidden_points: float
+
+
+def detect_assignment(folder: Path) -> str:
+    folder = Path(folder)
+    matches = [spec.name for spec in list_assignments()
+               if any((folder / f.name).exists() for f in spec.files)]
+    if len(matches) != 1:
+        known = ", ".join(assignment_names())
+        raise UserError(f"cannot tell which assignment {folder} holds; pass --assignment "
+                        f"(known: {known})")
+    return matches[0]
+
+
+def check(path: Path, assignment: str | None = None) -> CheckResult:
+    """Run the public checks only, as a student does before submitting."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"path does not exist: {path}")
+    spec = load_assignment(assignment or detect_assignment(path))
+    with judging(spec) as judge:
+        report = judge.grade(path, run_hidden=False)
+    return CheckResult(report, round(spec.max_score - report.max_score, 6))
+
+
+def write_reports(reports: list[Report], output: Path) -> list[Path]:
+    """One report: ``output`` is the file (unless it is an existing folder).
+    Several: ``output`` is a folder with ``<submission id>.json`` each."""
+    output = Path(output)
+    if len(reports) == 1 and not output.is_dir() and output.suffix == ".json":
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(reports[0].model_dump_json(indent=2))
+        return [output]
+    output.mkdir(parents=True, exist_ok=True)
+    written, used = [], set()
+    for report in reports:
+        name = report.submission.id
+        while name in used:
+            name += "_"
+        used.add(name)
+        path = output / f"{name}.json"
+        path.write_text(report.model_dump_json(indent=2))
+        written.append(path)
+    return written

@@ -1,0 +1,76 @@
+"""What a check can use: the student's code (in a worker), the reference (here), caches.
+
+A :class:`JudgeCache` lives as long as the judge process and is shared by every submission
+it grades, so the reference is built and run once per class, not once per student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from autograder.checks.remote import StudentCode
+from autograder.ingest import Submission
+from autograder.judge.variants import Mutant, load_mutants, load_reference
+from autograder.sandbox.session import StudentSession
+from autograder.spec import AssignmentSpec
+
+T = TypeVar("T")
+
+
+class JudgeCache:
+    """Reference modules, mutants and computed values, per judge process."""
+
+    def __init__(self, spec: AssignmentSpec) -> None:
+        self.spec = spec
+        self.values: dict[str, Any] = {}
+        self.shared_dir = Path(tempfile.mkdtemp(prefix="autograder-shared-"))
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self.values:
+            self.values[key] = compute()
+        return self.values[key]
+
+    def reference(self, file: str) -> types.ModuleType:
+        return self.get(f"reference:{file}", lambda: load_reference(self.spec, file))
+
+    def mutants(self) -> list[Mutant]:
+        return self.get("mutants", lambda: load_mutants(self.spec))
+
+    def state_file(self, key: str, module: torch.nn.Module) -> str:
+        """Save a module's tensors once to a file workers may read (memory-mapped there).
+
+        It holds weights the judge chose (seeded random numbers), never reference code.
+        """
+        def save() -> str:
+            path = self.shared_dir / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".pt")
+            state = {n: t.detach().clone() for n, t in module.state_dict(keep_vars=False).items()}
+            torch.save(state, path)
+            path.chmod(0o644)
+            return str(path)
+
+        return self.get(f"state-file:{key}", save)
+
+
+class GradingContext:
+    """Everything one submission's checks need."""
+
+    def __init__(self, spec: AssignmentSpec, submission: Submission, session: StudentSession,
+                 cache: JudgeCache, seed: int) -> None:
+        self.spec = spec
+        self.submission = submission
+        self.session = session
+        self.cache = cache
+        self.seed = seed
+
+    def student(self, file: str) -> StudentCode:
+        return StudentCode(self.session, self.spec.file(file).module, file, self.seed)
+
+    def reference(self, file: str) -> types.ModuleType:
+        return self.cache.reference(file)

@@ -1,0 +1,128 @@
+"""The pytest plugin that runs an assignment's checks against one submission.
+
+Checks are ordinary pytest tests in ``assignments/<name>/checks/{public,hidden}/``, marked
+with the task they grade and a relative weight::
+
+    pytestmark = pytest.mark.task("BasicBlock")
+
+    @pytest.mark.weight(2)
+    def test_identity_block_matches_reference(student, reference): ...
+
+Fixtures: ``student`` (the submission's file for the task, in the sandbox), ``reference``
+(the reference module, in the judge), ``ctx`` (the :class:`GradingContext`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from autograder.checks.remote import StudentCode
+from autograder.judge.context import GradingContext
+from autograder.judge.outcomes import Outcome, classify
+from autograder.spec import Visibility
+
+MARKERS = (
+    "task(name): the task this check grades",
+    "weight(value): the check's share of its task's points (default 1)",
+    "visibility(value): overrides the visibility set by the check's folder",
+)
+
+
+@dataclass
+class CheckInfo:
+    check_id: str
+    name: str
+    task: str
+    weight: float
+    visibility: Visibility
+    public: bool
+    outcome: Outcome | None = None
+    duration: float = 0.0
+
+
+def _display_name(item: pytest.Item) -> str:
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
+    name = doc[0].rstrip(".") if doc else item.originalname.removeprefix("test_").replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    return f"{name} [{callspec.id}]" if callspec else name
+
+
+class JudgePlugin:
+    def __init__(self, ctx: GradingContext, run_hidden: bool = True) -> None:
+        self.grading = ctx
+        self.run_hidden = run_hidden
+        self.checks: list[CheckInfo] = []
+        self.by_id: dict[str, CheckInfo] = {}
+        self.collection_errors: list[str] = []
+        self._started: dict[str, float] = {}
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for marker in MARKERS:
+            config.addinivalue_line("markers", marker)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"a check file could not be loaded: {report.nodeid}")
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        kept = []
+        tasks = {t.name: t for t in self.grading.spec.tasks}
+        for item in items:
+            task_marker = item.get_closest_marker("task")
+            if task_marker is None or task_marker.args[0] not in tasks:
+                self.collection_errors.append(f"check {item.nodeid} names no known task")
+                continue
+            task = tasks[task_marker.args[0]]
+            weight_marker = item.get_closest_marker("weight")
+            public = "public" in item.path.parts
+            visibility_marker = item.get_closest_marker("visibility")
+            visibility = (visibility_marker.args[0] if visibility_marker
+                          else "visible" if public else self.grading.spec.hidden_visibility)
+            info = CheckInfo(item.nodeid, _display_name(item), task.name,
+                             float(weight_marker.args[0]) if weight_marker else 1.0,
+                             visibility, public)
+            self.checks.append(info)
+            self.by_id[item.nodeid] = info
+            problem = self.grading.submission.file_problems.get(task.file)
+            if problem:
+                info.outcome = Outcome("error", problem)
+            elif public or self.run_hidden:
+                kept.append(item)
+        items[:] = kept
+
+    def _task_file(self, request: pytest.FixtureRequest) -> str:
+        return self.grading.spec.task(request.node.get_closest_marker("task").args[0]).file
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> StudentCode:
+        return self.grading.student(self._task_file(request))
+
+    @pytest.fixture
+    def reference(self, request: pytest.FixtureRequest) -> Any:
+        return self.grading.reference(self._task_file(request))
+
+    @pytest.fixture
+    def ctx(self) -> GradingContext:
+        return self.grading
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._started[item.nodeid] = time.perf_counter()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        info = self.by_id.get(item.nodeid)
+        if info is None or info.outcome is not None:
+            return
+        if report.when == "call" or report.failed:
+            if report.skipped:
+                info.outcome = Outcome("skipped", str(call.excinfo.value) if call.excinfo else "")
+            else:
+                info.outcome = classify(call.excinfo.value if call.excinfo else None)
+            info.duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())

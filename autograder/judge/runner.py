@@ -1,0 +1,150 @@
+"""Grade one submission: ingest it, run the checks through pytest, build the report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import torch
+
+import autograder
+from autograder.ingest import ingest
+from autograder.judge.context import GradingContext, JudgeCache
+from autograder.judge.outcomes import Outcome
+from autograder.judge.plugin import CheckInfo, JudgePlugin
+from autograder.report.model import (
+    Environment,
+    Report,
+    SubmissionInfo,
+    TaskResult,
+    TestResult,
+    Timing,
+)
+from autograder.sandbox.client import Zygote
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.session import StudentSession
+from autograder.spec import AssignmentSpec
+
+PYTEST_INI = Path(__file__).with_name("pytest.ini")
+_ISOLATED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+# Plugins a grading session does not need; unraisableexception alone costs two full
+# garbage collections per session.
+_UNUSED_PLUGINS = ("terminal", "cacheprovider", "unraisableexception", "threadexception",
+                   "faulthandler", "logging", "warnings", "doctest", "junitxml", "pastebin",
+                   "stepwise", "debugging", "setuponly", "setupplan", "tmpdir", "monkeypatch",
+                   "recwarn", "capture", "skipping", "legacypath")
+
+
+@contextmanager
+def _isolated_pytest_env() -> Iterator[None]:
+    """The judge's pytest ignores the caller's pytest options and third-party plugins."""
+    saved = {k: os.environ.pop(k) for k in _ISOLATED_ENV if k in os.environ}
+    autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+        if autoload is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
+
+
+class Judge:
+    """Grades submissions of one assignment; keeps reference work cached between them."""
+
+    def __init__(self, spec: AssignmentSpec, zygote: Zygote, seed: int | None = None) -> None:
+        self.spec = spec
+        self.zygote = zygote
+        self.seed = spec.seed if seed is None else seed
+        self.cache = JudgeCache(spec)
+        torch.set_num_threads(1)
+
+    def limits(self) -> Limits:
+        return Limits(cpu_seconds=self.spec.limits.cpu_seconds, memory_mb=self.spec.limits.memory_mb)
+
+    def grade(self, path: Path, run_hidden: bool = True) -> Report:
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        workspace = Path(tempfile.mkdtemp(prefix="autograder-submission-"))
+        scratch = workspace / "submission"
+        scratch.mkdir()
+        session = None
+        try:
+            submission = ingest(Path(path), self.spec, scratch)
+            session = StudentSession(self.zygote, scratch, self.limits(),
+                                     self.spec.limits.check_seconds,
+                                     self.spec.limits.submission_seconds,
+                                     readable=[str(self.cache.shared_dir)])
+            ctx = GradingContext(self.spec, submission, session, self.cache, self.seed)
+            plugin = JudgePlugin(ctx, run_hidden=run_hidden)
+            with _isolated_pytest_env():
+                pytest.main(
+                    [str(self.spec.checks_dir), "-c", str(PYTEST_INI), "--rootdir",
+                     str(self.spec.root), "--noconftest", "--import-mode=importlib",
+                     "--strict-markers", *(f"-pno:{name}" for name in _UNUSED_PLUGINS)],
+                    plugins=[plugin],
+                )
+            problems = list(submission.problems) + list(submission.file_problems.values())
+            problems += plugin.collection_errors
+            sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
+                       else "worker processes (filesystem not confined: no Landlock)")
+            return build_report(self.spec, plugin.checks, run_hidden, problems,
+                                SubmissionInfo(id=submission.id, path=str(path),
+                                               content_hash=submission.content_hash,
+                                               files=sorted(submission.files)),
+                                Timing(started_at=started_at,
+                                       duration=round(time.perf_counter() - started, 4)),
+                                environment(sandbox), self.seed)
+        finally:
+            if session is not None:
+                session.close()
+            shutil.rmtree(workspace, ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.cache.shared_dir, ignore_errors=True)
+
+
+def environment(sandbox: str) -> Environment:
+    return Environment(python=platform.python_version(), torch=torch.__version__,
+                       autograder=autograder.__version__,
+                       platform=f"{sys.platform}-{platform.machine()}", sandbox=sandbox)
+
+
+def build_report(spec: AssignmentSpec, checks: list[CheckInfo], run_hidden: bool,
+                 problems: list[str], submission: SubmissionInfo, timing: Timing,
+                 env: Environment, seed: int) -> Report:
+    """Scores: each task's points are shared among its checks by weight."""
+    tasks = []
+    for task in spec.tasks:
+        own = [c for c in checks if c.task == task.name]
+        total_weight = sum(c.weight for c in own) or 1.0
+        tests = []
+        for check in own:
+            if not (check.public or run_hidden):
+                continue
+            outcome = check.outcome or Outcome("error", "the check did not run")
+            max_score = round(task.points * check.weight / total_weight, 6)
+            tests.append(TestResult(
+                name=check.name, check_id=check.check_id,
+                score=max_score if outcome.status == "passed" else 0.0, max_score=max_score,
+                status=outcome.status, visibility=check.visibility, feedback=outcome.feedback,
+                duration=round(check.duration, 4), location=outcome.location))
+        tasks.append(TaskResult(name=task.name, score=round(sum(t.score for t in tests), 6),
+                                max_score=task.points if run_hidden else
+                                round(sum(t.max_score for t in tests), 6),
+                                tests=tests))
+    return Report(assignment=spec.name, submission=submission,
+                  score=round(sum(t.score for t in tasks), 6),
+                  max_score=round(sum(t.max_score for t in tasks), 6), tasks=tasks,
+                  problems=problems, timing=timing, environment=env, seed=seed)

@@ -1,0 +1,83 @@
+"""The one report model. Every output format is rendered from a :class:`Report`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from autograder.spec import Visibility
+
+SCHEMA_VERSION = "1.0"
+Status = Literal["passed", "failed", "error", "timeout", "skipped"]
+
+
+class SourceLocation(BaseModel):
+    """A place in the student's own files that a check points at."""
+
+    file: str
+    line: int
+
+
+class TestResult(BaseModel):
+    name: str = Field(description="human-readable check name")
+    check_id: str = Field("", description="stable identifier of the check (pytest node id)")
+    score: float
+    max_score: float
+    status: Status
+    visibility: Visibility = "visible"
+    feedback: str = Field("", description="what to fix, in words a student acts on")
+    duration: float = Field(0.0, description="seconds")
+    location: SourceLocation | None = None
+
+
+class TaskResult(BaseModel):
+    name: str
+    score: float
+    max_score: float
+    tests: list[TestResult]
+
+
+class SubmissionInfo(BaseModel):
+    id: str
+    path: str
+    content_hash: str = Field(description="sha256 of the graded files, name and content")
+    files: list[str] = []
+
+
+class Timing(BaseModel):
+    started_at: datetime
+    duration: float = Field(description="seconds spent grading this submission")
+
+
+class Environment(BaseModel):
+    python: str
+    torch: str
+    autograder: str
+    platform: str
+    sandbox: str = Field(description="how student code was confined")
+
+
+class Report(BaseModel):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    assignment: str
+    submission: SubmissionInfo
+    score: float
+    max_score: float
+    tasks: list[TaskResult]
+    problems: list[str] = Field([], description="submission-level problems, one sentence each")
+    timing: Timing
+    environment: Environment
+    seed: int
+
+    def task(self, name: str) -> TaskResult:
+        return next(t for t in self.tasks if t.name == name)
+
+    def test(self, name: str) -> TestResult:
+        """The result of the check named ``name`` (or whose check_id ends with it)."""
+        for task in self.tasks:
+            for test in task.tests:
+                if test.name == name or test.check_id.endswith(name):
+                    return test
+        raise KeyError(name)

@@ -1,0 +1,213 @@
+"""The judge's side of the sandbox: start the zygote, get workers, call operations.
+
+Wall-clock limits are enforced here, from outside the worker: when an operation runs past
+its limit the judge kills the worker's whole process group and reports a timeout. What a
+worker sends back is decoded as data only (see :mod:`autograder.sandbox.protocol`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from autograder.sandbox import protocol
+from autograder.sandbox.limits import Limits
+
+_SIGNAL_MEANINGS = {
+    signal.SIGXCPU: "it used up its CPU time limit",
+    signal.SIGKILL: "it was killed (the memory or time limit, or the grader)",
+    signal.SIGSEGV: "it crashed with a segmentation fault",
+    signal.SIGABRT: "it aborted",
+}
+
+
+class SandboxError(Exception):
+    """Base of everything that can go wrong with student code in a worker."""
+
+
+class StudentError(SandboxError):
+    """The student's code raised an exception (or a probe found a fault in it)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        super().__init__(f"{info.get('type')}: {info.get('message')}")
+
+    @property
+    def type(self) -> str:
+        return str(self.info.get("type", "Exception"))
+
+    @property
+    def message(self) -> str:
+        return str(self.info.get("message", ""))
+
+    @property
+    def frames(self) -> list[dict[str, Any]]:
+        return list(self.info.get("frames", []))
+
+
+class WorkerTimeout(SandboxError):
+    """An operation ran past its wall-clock limit; the worker was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"took longer than the {seconds:g} s limit")
+
+
+class WorkerDied(SandboxError):
+    """The worker ended without answering: ``sys.exit``/``os._exit``, a crash, a limit."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        self.status = status
+        if "exit_code" in status:
+            why = (f"the process exited with code {status['exit_code']} "
+                   "(does your code call sys.exit, os._exit or exit?)")
+        elif "signal" in status:
+            why = _SIGNAL_MEANINGS.get(status["signal"], f"it was killed by signal {status['signal']}")
+        else:
+            why = "the process ended unexpectedly"
+        super().__init__(why)
+
+    @property
+    def cpu_limit(self) -> bool:
+        return self.status.get("signal") == signal.SIGXCPU
+
+
+class Zygote:
+    """Owns the zygote process of this judge run; shared by judges forked from it."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="autograder-zygote-")
+        self.socket_path = os.path.join(self.folder, "zygote.sock")
+        self.owner = os.getpid()
+        package_parent = str(Path(__file__).resolve().parents[2])
+        code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from autograder.sandbox.zygote import main; main()")
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME")}
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+                   CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", "-c", code, package_parent, self.socket_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.folder, env=env,
+            start_new_session=True,
+        )
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        if self._ready:
+            return
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if os.path.exists(self.socket_path):
+                line = self.process.stdout.readline()
+                break
+            time.sleep(0.02)
+        if line.strip() != b"ready":
+            raise RuntimeError("the sandbox could not start (the zygote process did not come up)")
+        self._ready = True
+
+    def _connect(self) -> socket.socket:
+        self.wait_ready()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket_path)
+        return sock
+
+    def spawn(self, scratch: Path, limits: Limits, readable: list[str],
+              timeout: float = 30) -> Worker:
+        sock = self._connect()
+        protocol.send(sock, {"op": "spawn", "scratch": str(scratch), "limits": asdict(limits),
+                             "readable": readable})
+        try:
+            hello = protocol.receive(sock, time.monotonic() + timeout)
+        except (protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError):
+            sock.close()
+            raise RuntimeError("the sandbox could not start a worker") from None
+        return Worker(self, sock, int(hello["pid"]), int(hello.get("landlock", 0)))
+
+    def exit_status(self, pid: int) -> dict[str, Any]:
+        try:
+            sock = self._connect()
+            protocol.send(sock, {"op": "status", "pid": pid})
+            status = protocol.receive(sock, time.monotonic() + 5)
+            sock.close()
+            return status
+        except (OSError, protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError):
+            return {"unknown": True}
+
+    def close(self) -> None:
+        if os.getpid() != self.owner:
+            return
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.stdout.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_prestarted: Zygote | None = None
+
+
+def prestart_zygote() -> None:
+    """Start the zygote now, so its torch import overlaps with the caller's own."""
+    global _prestarted
+    if _prestarted is None:
+        _prestarted = Zygote()
+
+
+def new_zygote() -> Zygote:
+    """The prestarted zygote if there is one, else a new one."""
+    global _prestarted
+    zygote, _prestarted = _prestarted, None
+    return zygote or Zygote()
+
+
+class Worker:
+    """One sandboxed process holding a submission's code."""
+
+    def __init__(self, zygote: Zygote, sock: socket.socket, pid: int, landlock: int) -> None:
+        self.zygote = zygote
+        self.sock = sock
+        self.pid = pid
+        self.landlock = landlock
+        self.alive = True
+
+    def call(self, op: str, timeout: float, **args: Any) -> Any:
+        if not self.alive:
+            raise WorkerDied({"unknown": True})
+        try:
+            protocol.send(self.sock, {"op": op, "args": args, "cpu_seconds": timeout})
+            reply = protocol.receive(self.sock, time.monotonic() + timeout)
+        except protocol.ChannelTimeout:
+            self.kill()
+            raise WorkerTimeout(timeout) from None
+        except (protocol.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            self.kill()
+            raise WorkerDied(self.zygote.exit_status(self.pid)) from None
+        except protocol.ProtocolError as exc:
+            self.kill()
+            raise StudentError({"type": "ProtocolError", "message": str(exc), "frames": [],
+                                "fault": True}) from None
+        if "error" in reply:
+            raise StudentError(reply["error"])
+        return reply.get("ok")
+
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.sock.close()

@@ -1,0 +1,162 @@
+"""Resource limits and filesystem/network confinement applied inside a worker.
+
+Everything here runs in the freshly forked worker, before any student code:
+``setrlimit`` for CPU, memory, file size and processes, and Landlock (an unprivileged
+Linux security module) so the worker can read the Python installation and its own scratch
+folder and nothing else: no hidden check, reference or mutant file, no TCP, no signals
+to processes outside the sandbox. Where the kernel lacks Landlock the worker still runs,
+and the report's environment says the filesystem was not confined.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+# Filesystem rights, by the Landlock ABI version that introduced them.
+_FS_EXECUTE = 1 << 0
+_FS_WRITE_FILE = 1 << 1
+_FS_READ_FILE = 1 << 2
+_FS_READ_DIR = 1 << 3
+_FS_V1_ALL = (1 << 13) - 1
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_FS_IOCTL_DEV = 1 << 15  # ABI 5
+_NET_ALL = (1 << 0) | (1 << 1)  # ABI 4: bind and connect TCP
+_SCOPE_ALL = (1 << 0) | (1 << 1)  # ABI 6: abstract unix sockets and signals
+
+_READ_ONLY = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-worker limits. Wall-clock limits are enforced by the judge, from outside."""
+
+    cpu_seconds: int = 120
+    memory_mb: int = 3072
+    file_size_mb: int = 16
+    max_processes: int = 64
+    open_files: int = 256
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, or 0 where Landlock is unavailable."""
+    try:
+        version = _libc().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, 0,
+                                  _LANDLOCK_CREATE_RULESET_VERSION)
+    except (OSError, AttributeError):
+        return 0
+    return max(int(version), 0)
+
+
+def apply_rlimits(limits: Limits) -> None:
+    """Limit the current process; called in the worker right after fork."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    size = limits.file_size_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    # Writing past the size limit should raise OSError in the student's code, not kill us.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    # torch maps gigabytes of libraries: the budget is on top of what is mapped already.
+    mapped = _current_virtual_memory()
+    budget = mapped + limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+    try:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    except (ValueError, OSError):
+        pass
+
+
+def set_cpu_deadline(seconds: float) -> None:
+    """Lower the soft CPU limit so the next operation gets at most ``seconds`` of CPU."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(used + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _current_virtual_memory() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def confine(readable: Iterable[str], writable: Iterable[str]) -> int:
+    """Restrict the process with Landlock; returns the ABI used (0: not confined)."""
+    abi = landlock_abi()
+    if abi <= 0:
+        return 0
+    libc = _libc()
+    handled_fs = _FS_V1_ALL
+    if abi >= 2:
+        handled_fs |= _FS_REFER
+    if abi >= 3:
+        handled_fs |= _FS_TRUNCATE
+    if abi >= 5:
+        handled_fs |= _FS_IOCTL_DEV
+    attr = _RulesetAttr(handled_fs, _NET_ALL if abi >= 4 else 0, _SCOPE_ALL if abi >= 6 else 0)
+    attr_size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), attr_size, 0)
+    if ruleset < 0:
+        return 0
+    try:
+        for path, rights in [(p, _READ_ONLY) for p in readable] + [
+            (p, handled_fs) for p in writable
+        ]:
+            _add_path_rule(libc, ruleset, path, rights)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return 0
+        if libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            return 0
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+def _add_path_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            rights &= _FILE_RIGHTS
+        rule = _PathBeneathAttr(rights, fd)
+        libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH,
+                     ctypes.byref(rule), 0)
+    finally:
+        os.close(fd)

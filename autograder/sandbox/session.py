@@ -1,0 +1,103 @@
+"""One submission's sandbox: a worker that is restarted when a check kills it.
+
+Checks call operations through a session; if one check times out or the student's code
+ends the process, the next check gets a fresh worker with the submission re-imported, so
+one bad function costs only the checks that use it. A per-submission time budget bounds
+the whole.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder.sandbox.client import SandboxError, StudentError, Worker, WorkerTimeout, Zygote
+from autograder.sandbox.limits import Limits
+
+
+class ImportFailed(StudentError):
+    """A student file could not be imported; every check that needs it reports this."""
+
+    def __init__(self, file: str, cause: SandboxError) -> None:
+        self.file = file
+        self.cause = cause
+        info = dict(cause.info) if isinstance(cause, StudentError) else {
+            "type": type(cause).__name__, "message": str(cause), "frames": []}
+        super().__init__(info)
+
+
+class BudgetExhausted(WorkerTimeout):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.args = (f"the submission used up its {seconds:g} s time budget",)
+
+
+class StudentSession:
+    def __init__(self, zygote: Zygote, scratch: Path, limits: Limits, check_seconds: float,
+                 budget_seconds: float, readable: list[str] | None = None) -> None:
+        self.zygote = zygote
+        self.scratch = scratch
+        self.limits = limits
+        self.check_seconds = check_seconds
+        self.budget_seconds = budget_seconds
+        self.readable = readable or []
+        self.deadline = time.monotonic() + budget_seconds
+        self.worker: Worker | None = None
+        self.modules: dict[str, str] = {}
+        self.import_failures: dict[str, ImportFailed] = {}
+        self.landlock = 0
+        self.restarts = 0
+        # Results tied to the current worker (object handles); emptied when it restarts.
+        self.memo: dict[Any, Any] = {}
+
+    def require(self, module: str, file: str) -> None:
+        """Make ``module`` (from ``file`` in the submission) available to later calls."""
+        if module in self.import_failures:
+            raise self.import_failures[module]
+        if module in self.modules:
+            return
+        self.modules[module] = file
+        if self.worker is not None and self.worker.alive:
+            self._load(self.worker, module, file)
+
+    def _load(self, worker: Worker, module: str, file: str) -> None:
+        try:
+            worker.call("load_module", self._timeout(), name=module, file=file)
+        except SandboxError as exc:
+            failure = ImportFailed(file, exc)
+            self.import_failures[module] = failure
+            del self.modules[module]
+            if not worker.alive:
+                self.worker = None
+            raise failure from None
+
+    def _timeout(self, seconds: float | None = None) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise BudgetExhausted(self.budget_seconds)
+        return min(seconds or self.check_seconds, remaining)
+
+    def _ensure_worker(self) -> Worker:
+        if self.worker is None or not self.worker.alive:
+            if self.worker is not None:
+                self.restarts += 1
+            self.memo.clear()
+            self.worker = self.zygote.spawn(self.scratch, self.limits, self.readable)
+            self.landlock = self.worker.landlock
+            for module, file in list(self.modules.items()):
+                self._load(self.worker, module, file)
+        return self.worker
+
+    def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
+        worker = self._ensure_worker()
+        try:
+            return worker.call(op, self._timeout(timeout), **args)
+        finally:
+            if not worker.alive:
+                self.worker = None
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None

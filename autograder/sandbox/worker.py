@@ -1,0 +1,96 @@
+"""The worker: the only place student code runs.
+
+A worker is forked by the zygote (a process that already imported torch and holds nothing
+secret), confines itself, then answers the judge's requests one at a time until the judge
+hangs up or kills it. Any exception, ``SystemExit`` included, becomes an error reply.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import socket
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any, NoReturn
+
+import torch
+
+import autograder
+from autograder.sandbox import probes, protocol
+from autograder.sandbox.limits import Limits, apply_rlimits, confine, set_cpu_deadline
+
+OUTPUT_FILE = ".worker-output.log"
+
+
+def readable_roots(extra: list[str]) -> list[str]:
+    """What a worker may read: the Python installation, system libraries, this package."""
+    roots = {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+        sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        str(Path(autograder.__file__).parent),
+        "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share", "/etc",
+        "/dev/urandom", "/sys/devices/system/cpu", f"/proc/{os.getpid()}",
+    }
+    roots.update(site.getsitepackages())
+    roots.update(extra)
+    return sorted(r for r in roots if r and os.path.exists(r))
+
+
+def _prepare(request: dict[str, Any]) -> int:
+    os.setsid()
+    scratch = Path(request["scratch"]).resolve()
+    # Student output goes to a capped file in the scratch folder, never to the judge.
+    output = os.open(scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.close(devnull)
+    apply_rlimits(Limits(**request.get("limits", {})))
+    torch.set_num_threads(1)
+    landlock = confine(readable_roots(request.get("readable", [])), [str(scratch), os.devnull])
+    tmp = scratch / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    os.chdir(scratch)
+    os.environ.update({"TMPDIR": str(tmp), "HOME": str(scratch)})
+    # Only the installation's own paths stay importable, and the submission comes last, so
+    # a student's torch.py or sitecustomize.py can shadow nothing.
+    installed = tuple(p for p in readable_roots([]) if p.startswith(sys.prefix)
+                      or p.startswith(sys.base_prefix))
+    sys.path[:] = [p for p in sys.path if p and p.startswith(installed)] + [str(scratch)]
+    sys.dont_write_bytecode = True
+    probes.State.scratch = scratch
+    return landlock
+
+
+def serve(conn: socket.socket, request: dict[str, Any]) -> NoReturn:
+    """Entry point of a freshly forked worker; never returns."""
+    try:
+        landlock = _prepare(request)
+        protocol.send(conn, {"ready": True, "pid": os.getpid(), "landlock": landlock})
+        while True:
+            try:
+                message = protocol.receive(conn)
+            except (protocol.ChannelClosed, protocol.ProtocolError):
+                break
+            protocol.send_payload(conn, _answer(message))
+    except BaseException:  # the judge sees the hang-up and asks the zygote why
+        pass
+    finally:
+        os._exit(0)
+
+
+def _answer(message: dict[str, Any]) -> bytes:
+    """The encoded reply: ``{"ok": value}`` or ``{"error": description}``."""
+    operation = probes.OPERATIONS.get(message.get("op", ""))
+    try:
+        if operation is None:
+            raise probes.StudentFault(f"unknown operation {message.get('op')!r}")
+        set_cpu_deadline(float(message.get("cpu_seconds", 60)))
+        return protocol.encode({"ok": operation(**message.get("args", {}))})
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+        return protocol.encode({"error": probes.describe_exception(exc)})

@@ -1,0 +1,142 @@
+"""The zygote: a warm process that forks workers.
+
+Started as a fresh interpreter (``python -P``, a private working folder, a clean
+environment), it imports torch and the worker code, runs a tiny forward/backward so lazy
+initialisation is done once, and then forks one worker per request in milliseconds. It
+never imports the judge, a reference, a hidden check or a mutant, so a fork copies
+nothing secret. It serves only its own user, and never its own descendants (a worker
+cannot ask for more workers). It exits when its parent closes its standard input.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+from autograder.sandbox import protocol, worker
+
+_SO_PEERCRED_FORMAT = "3i"
+
+
+def _warm_up() -> None:
+    """Run once what every worker would otherwise initialise lazily on its own."""
+    import torch
+    import torchvision
+
+    from autograder.sandbox import probes
+
+    torch.set_num_threads(1)
+    with torch.device("meta"):
+        model = torchvision.models.resnet18(num_classes=2)
+    probes._materialize(model)
+    probes.trace_forward(model, [torch.randn(1, 3, 32, 32)])
+    model.train()
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _is_descendant(pid: int) -> bool:
+    me = os.getpid()
+    for _ in range(64):
+        pid = _parent_of(pid)
+        if pid <= 1:
+            return False
+        if pid == me:
+            return True
+    return True
+
+
+class Zygote:
+    def __init__(self, socket_path: str) -> None:
+        self.children: dict[int, int | None] = {}
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(socket_path)
+        os.chmod(socket_path, 0o600)
+        self.listener.listen(64)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children[pid] = status
+
+    def exit_status(self, pid: int) -> dict[str, int | bool]:
+        deadline = time.monotonic() + 3
+        while self.children.get(pid, 0) is None and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.005)
+        status = self.children.pop(pid, None)
+        if status is None:
+            return {"unknown": True}
+        if os.WIFSIGNALED(status):
+            return {"signal": os.WTERMSIG(status)}
+        return {"exit_code": os.WEXITSTATUS(status)}
+
+    def serve_forever(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.listener, sys.stdin], [], [], 1.0)
+            self.reap()
+            if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1):
+                self.shutdown()
+                return
+            if self.listener in ready:
+                conn, _ = self.listener.accept()
+                self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                    struct.calcsize(_SO_PEERCRED_FORMAT))
+            peer_pid, peer_uid, _ = struct.unpack(_SO_PEERCRED_FORMAT, creds)
+            if peer_uid != os.getuid() or _is_descendant(peer_pid):
+                return
+            request = protocol.receive(conn, time.monotonic() + 10)
+            if request.get("op") == "status":
+                protocol.send(conn, self.exit_status(int(request["pid"])))
+            elif request.get("op") == "spawn":
+                pid = os.fork()
+                if pid == 0:
+                    self.listener.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    worker.serve(conn, request)
+                self.children[pid] = None
+        except (OSError, protocol.ProtocolError, protocol.ChannelClosed, protocol.ChannelTimeout):
+            pass
+        finally:
+            conn.close()
+
+    def shutdown(self) -> None:
+        for pid, status in self.children.items():
+            if status is None:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def main() -> None:
+    _warm_up()
+    zygote = Zygote(sys.argv[1])
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    zygote.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The assignment file (``assignments/<name>/assignment.toml``) and where things live."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from autograder.errors import UserError
+
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
+def project_root() -> Path:
+    """Where ``assignments/``, ``reference/`` and ``student_template/`` live."""
+    return Path(os.environ.get("AUTOGRADER_HOME") or Path(__file__).resolve().parents[1])
+
+
+class FileSpec(BaseModel):
+    name: str = Field(description="file name in the submission, e.g. resnet.py")
+    module: str = Field(description="module name the student's code is imported as")
+
+
+class TaskSpec(BaseModel):
+    name: str
+    points: float = Field(gt=0)
+    file: str = Field(description="the submission file this task grades")
+    description: str = ""
+
+
+class LimitSpec(BaseModel):
+    check_seconds: float = Field(20, gt=0, description="wall-clock limit of one check")
+    submission_seconds: float = Field(180, gt=0, description="wall-clock budget of a submission")
+    cpu_seconds: int = Field(300, gt=0, description="CPU time of one worker process")
+    memory_mb: int = Field(3072, gt=0, description="memory a worker may add to its start size")
+
+
+class AssignmentSpec(BaseModel):
+    name: str
+    title: str = ""
+    seed: int = 0
+    files: list[FileSpec]
+    tasks: list[TaskSpec]
+    limits: LimitSpec = LimitSpec()
+    hidden_visibility: Visibility = "after_published"
+    root: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _tasks_name_known_files(self) -> AssignmentSpec:
+        known = {f.name for f in self.files}
+        for task in self.tasks:
+            if task.file not in known:
+                raise ValueError(f"task {task.name} grades {task.file}, which is not in files")
+        return self
+
+    @property
+    def checks_dir(self) -> Path:
+        return self.root / "checks"
+
+    @property
+    def reference_dir(self) -> Path:
+        return project_root() / "reference" / self.name
+
+    @property
+    def template_dir(self) -> Path:
+        return project_root() / "student_template" / self.name
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tasks)
+
+    def file(self, name: str) -> FileSpec:
+        return next(f for f in self.files if f.name == name)
+
+    def task(self, name: str) -> TaskSpec:
+        return next(t for t in self.tasks if t.name == name)
+
+
+def assignment_names() -> list[str]:
+    folder = project_root() / "assignments"
+    return sorted(p.parent.name for p in folder.glob("*/assignment.toml"))
+
+
+def load_assignment(name: str) -> AssignmentSpec:
+    path = project_root() / "assignments" / name / "assignment.toml"
+    if not path.is_file():
+        known = ", ".join(assignment_names()) or "none"
+        raise UserError(f"unknown assignment '{name}' (known: {known})")
+    try:
+        data = tomllib.loads(path.read_text())
+        return AssignmentSpec(**data, root=path.parent)
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise UserError(f"{path} is not a valid assignment file: {exc}") from None
