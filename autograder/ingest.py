@@ -123,12 +123,13 @@ def _find_root(root: Path, spec: AssignmentSpec) -> Path:
 
 def _collect(root: Path, spec: AssignmentSpec, submission: Submission) -> None:
     present = {p.name: p for p in root.iterdir() if p.is_file() and not p.is_symlink()}
+    declared = {f.name for f in spec.files}
     digest = hashlib.sha256()
     for file_spec in spec.files:
         name = file_spec.name
         source = present.get(name)
         if source is None:
-            submission.file_problems[name] = _missing_message(name, list(present))
+            submission.file_problems[name] = _missing_message(name, list(present), declared)
             continue
         data = source.read_bytes()
         if len(data) > MAX_FILE_BYTES:
@@ -141,7 +142,6 @@ def _collect(root: Path, spec: AssignmentSpec, submission: Submission) -> None:
         (submission.folder / name).write_bytes(data)
         submission.files[name] = submission.folder / name
         digest.update(name.encode() + b"\0" + data + b"\0")
-    declared = {f.name for f in spec.files}
     for name, source in sorted(present.items()):
         if (name.endswith(".py") and name not in declared and name not in IGNORED_NAMES
                 and source.stat().st_size <= MAX_FILE_BYTES):
@@ -149,9 +149,10 @@ def _collect(root: Path, spec: AssignmentSpec, submission: Submission) -> None:
     submission.content_hash = digest.hexdigest()
 
 
-def _missing_message(name: str, present: list[str]) -> str:
-    close = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
-    close += [p for p in present if p.lower() == name.lower() and p not in close]
+def _missing_message(name: str, present: list[str], declared: set[str]) -> str:
+    candidates = [p for p in present if p not in declared]
+    close = [p for p in candidates if p.lower() == name.lower()]
+    close += difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
     hint = f" (found {close[0]}: rename it to {name})" if close else ""
     return f"{name} is missing from the submission{hint}"
 

@@ -135,7 +135,7 @@ def known_bug_hints(ctx: Any, symbol: str, build: Callable[[Any], nn.Module], x:
         except Exception:  # a structural mutant cannot take these weights: not this bug
             continue
         if tensors_close(student_output, output):
-            hints.append(f"your {symbol} behaves like one where {mutant.spec.bug}: {mutant.spec.hint}")
+            hints.append(f"this is exactly what happens when {mutant.spec.bug}: {mutant.spec.hint}")
     return hints
 
 

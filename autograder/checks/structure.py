@@ -83,18 +83,15 @@ class Match:
         return names
 
     def config_differences(self) -> list[str]:
-        """Stride, padding and bias differences between matched layers, in words."""
+        """Stride and padding differences between matched layers, in words. (A bias is
+        transplanted as zero, so it cannot change outputs; its own check reports it.)"""
         notes = []
         for ref, stu in self.pairs:
-            for field, label in (("stride", "stride"), ("padding", "padding"),
-                                 ("has_bias", "bias")):
+            for field in ("stride", "padding"):
                 ref_value, stu_value = ref["config"].get(field), stu["config"].get(field)
                 if field in ref["config"] and ref_value != stu_value:
-                    if field == "has_bias":
-                        stu_value = "a bias" if stu_value else "no bias"
-                        ref_value = "a bias" if ref_value else "no bias"
-                    notes.append(f"your {describe(stu)} (`{stu['name'] or stu['type']}`) has {label} "
-                                 f"{_plain(stu_value)}, expected {_plain(ref_value)}")
+                    notes.append(f"your `{stu['name'] or stu['type']}` ({describe(stu)}) has "
+                                 f"{field} {_plain(stu_value)}, expected {_plain(ref_value)}")
         return notes
 
 

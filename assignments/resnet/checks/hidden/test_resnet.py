@@ -20,15 +20,21 @@ RESNET18_PARAMETERS = 11_689_512
 
 
 def test_parameter_count(student):
-    """resnet18() has 11,689,512 parameters, as torchvision's does"""
-    model = student.build("resnet18", device="meta", shared=True)
-    total = model.count_parameters()["total"]
+    """ResNet(BasicBlock, [2, 2, 2, 2]) has 11,689,512 parameters, as does resnet18()"""
+    network = student.build("ResNet", student.standard("BasicBlock"), [2, 2, 2, 2],
+                            device="meta", shared=True)
+    total = network.count_parameters()["total"]
     if total != RESNET18_PARAMETERS:
         why = ("fewer: are some layers missing, or kept in a Python list so they are not "
-               "registered?" if total < RESNET18_PARAMETERS else
-               "more: do convolutions have a bias, or are there extra layers?")
-        raise CheckFailed(f"resnet18() has {total:,} parameters, expected "
-                          f"{RESNET18_PARAMETERS:,} ({RESNET18_PARAMETERS - total:+,}); {why}")
+               "registered?" if total < RESNET18_PARAMETERS else "more: are there extra layers?")
+        raise CheckFailed(f"with a standard BasicBlock, {network.call} has {total:,} parameters, "
+                          f"expected {RESNET18_PARAMETERS:,} ({total - RESNET18_PARAMETERS:+,}); {why}")
+    own = student.build("ResNet", student.symbol("BasicBlock"), [2, 2, 2, 2], device="meta",
+                        shared=True).count_parameters()["total"]
+    factory = student.build("resnet18", device="meta", shared=True).count_parameters()["total"]
+    if factory != own:
+        raise CheckFailed(f"resnet18() has {factory:,} parameters but ResNet(BasicBlock, "
+                          f"[2, 2, 2, 2]) has {own:,}: resnet18 must build exactly that network")
 
 
 SHAPE_CASES = [

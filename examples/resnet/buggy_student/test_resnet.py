@@ -1,0 +1,121 @@
+"""Tests for resnet.py. The helper and the first test are given; write the last two.
+
+Run them with ``python -m pytest test_resnet.py -v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+
+
+class ActivationRecorder:
+    """Records what named submodules output during a forward pass, through forward hooks.
+
+    ``named_modules()`` names every submodule ('' is the root, then 'conv1', 'bn1', ...).
+    Hooks persist until removed, so ``record`` removes them even if the test fails.
+    """
+
+    def __init__(self) -> None:
+        self.activations: dict[str, torch.Tensor] = {}
+        self._hooks: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _make_hook(self, name: str):
+        def hook(module: nn.Module, input: tuple, output: torch.Tensor) -> None:
+            self.activations[name] = output.detach().clone()
+        return hook
+
+    @contextmanager
+    def record(self, model: nn.Module, layer_names: list[str]) -> Iterator[ActivationRecorder]:
+        for name, module in model.named_modules():
+            if name in layer_names:
+                hook = module.register_forward_hook(self._make_hook(name))
+                self._hooks.append(hook)
+        try:
+            yield self
+        finally:
+            for hook in self._hooks:
+                hook.remove()
+            self._hooks.clear()
+
+
+def test_basic_block_records_intermediate_shapes():
+    """Given: the hooks see every stage of a stride-2 block."""
+    from resnet import BasicBlock
+
+    block = BasicBlock(64, 128, stride=2)
+    recorder = ActivationRecorder()
+    with recorder.record(block, ["conv1", "bn1", "conv2", "bn2"]):
+        out = block(torch.randn(2, 64, 16, 16))
+    assert out.shape == (2, 128, 8, 8)
+    for name in ["conv1", "bn1", "conv2", "bn2"]:
+        assert recorder.activations[name].shape == (2, 128, 8, 8)
+
+
+def test_residual_addition_happens():
+    """
+    Verify that the skip connection actually ADDS the identity to the output.
+
+    With both convolution weights zeroed, the main path outputs zero (BatchNorm in eval
+    mode with fresh running statistics maps 0 to 0), so the block must return
+    relu(0 + x) = relu(x).
+
+    TODO(human): Implement this test
+
+    Steps:
+    1. Create a BasicBlock with in_channels=64, out_channels=64, stride=1
+    2. Use torch.no_grad() and zero out block.conv1.weight and block.conv2.weight
+    3. Create a known input with positive AND negative values
+    4. Run the forward pass in eval mode
+    5. Assert that the output matches relu(input): torch.allclose(output, expected, atol=1e-5)
+    """
+    from resnet import BasicBlock
+
+    ### BEGIN SOLUTION
+    torch.manual_seed(0)
+    block = BasicBlock(64, 64, stride=1)
+    with torch.no_grad():
+        block.conv1.weight.zero_()
+        block.conv2.weight.zero_()
+    block.eval()
+    x = torch.randn(2, 64, 8, 8)
+    with torch.no_grad():
+        out = block(x)
+    assert torch.allclose(out, torch.relu(x), atol=1e-5), "block output is not relu(x + 0)"
+    ### END SOLUTION
+
+
+def test_batchnorm_train_vs_eval():
+    """
+    Verify that BatchNorm behaves differently in train vs eval mode.
+
+    In train mode BN uses the statistics of the current batch; in eval mode it uses the
+    running statistics accumulated during training.
+
+    TODO(human): Implement this test
+
+    Steps:
+    1. Create a BasicBlock
+    2. Create an input tensor x = torch.randn(4, 64, 8, 8) * 3 + 1
+    3. Run forward in train mode: block.train(); out_train = block(x)
+    4. Run forward in eval mode: block.eval(); out_eval = block(x)
+    5. Assert that outputs are DIFFERENT: not torch.allclose(out_train, out_eval)
+    """
+    from resnet import BasicBlock
+
+    ### BEGIN SOLUTION
+    torch.manual_seed(0)
+    block = BasicBlock(64, 64, stride=1)
+    x = torch.randn(4, 64, 8, 8) * 3 + 1
+    block.train()
+    with torch.no_grad():
+        out_train = block(x)
+    block.eval()
+    with torch.no_grad():
+        out_eval = block(x)
+    assert out_train.shape == out_eval.shape
+    assert not torch.allclose(out_train, out_eval, atol=1e-3), "train and eval outputs agree"
+    ### END SOLUTION
