@@ -24,14 +24,14 @@ def resnet_judge() -> Iterator[Judge]:
 
 @pytest.fixture
 def make_submission(tmp_path: Path) -> Callable[..., Path]:
-    """Write a submission folder: make_submission(**{"resnet.py": source, ...})."""
+    """Write a submission folder: make_submission({"resnet.py": source}, name="alice")."""
     counter = iter(range(1000))
 
-    def make(name: str | None = None, **files: str | bytes) -> Path:
+    def make(files: dict[str, str | bytes], name: str | None = None) -> Path:
         folder = tmp_path / (name or f"submission{next(counter)}")
         folder.mkdir(parents=True)
         for file_name, content in files.items():
-            path = folder / file_name.replace("__", ".")
+            path = folder / file_name
             if isinstance(content, bytes):
                 path.write_bytes(content)
             else:
