@@ -52,10 +52,10 @@ def mutate(source: str, old: str, new: str) -> str:
 
 
 def statuses(report: Report) -> dict[str, str]:
-    return {t.check_id.split("/")[-1]: t.status for task in report.tasks for t in task.tests}
+    return {t.check_id.split("::")[-1]: t.status for task in report.tasks for t in task.tests}
 
 
 def failing(report: Report) -> dict[str, str]:
     """check id -> feedback, for every check that did not pass."""
-    return {t.check_id.split("/")[-1]: t.feedback for task in report.tasks for t in task.tests
+    return {t.check_id.split("::")[-1]: t.feedback for task in report.tasks for t in task.tests
             if t.status != "passed"}

@@ -83,6 +83,31 @@ def build_traced(student: StudentCode, symbol: str, args: tuple[Any, ...],
     return result
 
 
+def registered_leaves(student: StudentCode, symbol: str, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> tuple[RemoteModule, list[dict[str, Any]]]:
+    """The registered leaf modules, in registration order, without running forward."""
+    remote = student.build(symbol, *args, device="meta", shared=True, **kwargs)
+    return remote, remote.inventory()["leaves"]
+
+
+def explain_structure(student: StudentCode, symbol: str, args: tuple[Any, ...],
+                      kwargs: dict[str, Any], reference_trace: list[dict[str, Any]],
+                      error: StudentError) -> None:
+    """When the student's forward raises, a missing or extra layer is usually why: say so.
+
+    Raises :class:`CheckFailed` if the registered layers differ from the reference's;
+    returns (so the caller re-raises the student's error) if they match or cannot be read.
+    """
+    try:
+        remote, leaves = registered_leaves(student, symbol, args, kwargs)
+        match_structure(reference_trace, leaves, remote.call)
+    except StudentError:
+        return
+    except CheckFailed as mismatch:
+        raise CheckFailed(f"{mismatch} (Its forward pass fails as a result: {error.type}: "
+                          f"{error.message})") from None
+
+
 @dataclass
 class ReferenceRun:
     model: nn.Module
@@ -169,7 +194,11 @@ def compare_with_reference(ctx: Any, student: StudentCode, symbol: str, args: tu
         return run_reference(model, x, mode, ctx.seed, trace_shape)
 
     ref = ctx.cache.get(f"run:{key}:{mode}:{input_shape}", reference_run)
-    remote, student_trace = build_traced(student, symbol, args, kwargs, trace_shape)
+    try:
+        remote, student_trace = build_traced(student, symbol, args, kwargs, trace_shape)
+    except StudentError as error:
+        explain_structure(student, symbol, args, kwargs, ref.trace, error)
+        raise
     match = match_structure(ref.trace, student_trace, remote.call)
     names = transplant(ctx, remote, ref.model, match, key)
     got = remote.forward(x, mode=mode, backward=compare_gradients, return_buffers=mode == "train",

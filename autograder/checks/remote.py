@@ -16,7 +16,8 @@ from autograder.sandbox.session import StudentSession
 
 def call_text(symbol: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """``BasicBlock(64, 128, stride=2)``, for messages."""
-    shown = [next(iter(a.values())) if isinstance(a, dict) else repr(a) for a in args]
+    shown = [("torchvision's " if "standard" in a else "") + next(iter(a.values()))
+             if isinstance(a, dict) else repr(a) for a in args]
     shown += [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{symbol}({', '.join(shown)})"
 

@@ -134,17 +134,20 @@ def build_report(spec: AssignmentSpec, checks: list[CheckInfo], run_hidden: bool
             if not (check.public or run_hidden):
                 continue
             outcome = check.outcome or Outcome("error", "the check did not run")
-            max_score = round(task.points * check.weight / total_weight, 6)
+            max_score = round(task.points * check.weight / total_weight, 4)
             tests.append(TestResult(
                 name=check.name, check_id=check.check_id,
                 score=max_score if outcome.status == "passed" else 0.0, max_score=max_score,
                 status=outcome.status, visibility=check.visibility, feedback=outcome.feedback,
                 duration=round(check.duration, 4), location=outcome.location))
-        tasks.append(TaskResult(name=task.name, score=round(sum(t.score for t in tests), 6),
-                                max_score=task.points if run_hidden else
-                                round(sum(t.max_score for t in tests), 6),
-                                tests=tests))
+        # Task totals from weights, not from the rounded per-check shares.
+        shown = [c for c in own if c.public or run_hidden]
+        passed = sum(c.weight for c in shown if c.outcome and c.outcome.status == "passed")
+        tasks.append(TaskResult(
+            name=task.name, score=round(task.points * passed / total_weight, 4),
+            max_score=round(task.points * sum(c.weight for c in shown) / total_weight, 4),
+            tests=tests))
     return Report(assignment=spec.name, submission=submission,
-                  score=round(sum(t.score for t in tasks), 6),
-                  max_score=round(sum(t.max_score for t in tasks), 6), tasks=tasks,
+                  score=round(sum(t.score for t in tasks), 4),
+                  max_score=round(sum(t.max_score for t in tasks), 4), tasks=tasks,
                   problems=problems, timing=timing, environment=env, seed=seed)

@@ -20,7 +20,7 @@ import torch
 import torchvision
 from torch import nn
 
-from autograder.sandbox.introspect import loss_weights, torch_kind, trace_forward
+from autograder.sandbox.introspect import describe_leaf, loss_weights, torch_kind, trace_forward
 
 OPERATIONS: dict[str, Callable[..., Any]] = {}
 MAX_TEXT = 2000
@@ -235,6 +235,8 @@ def inventory(handle: int) -> dict[str, Any]:
              "kind": torch_kind(m)}
             for n, m in model.named_modules()
         ],
+        "leaves": [describe_leaf(m, n, True) | {"producer": None}
+                   for n, m in model.named_modules() if not any(True for _ in m.children())],
         "state_dict_keys": list(model.state_dict().keys()),
         "training": model.training,
     }

@@ -19,22 +19,36 @@ pytestmark = pytest.mark.task("ResNet")
 RESNET18_PARAMETERS = 11_689_512
 
 
+def _network(student, layers=(2, 2, 2, 2), **kwargs):
+    """The student's ResNet built with torchvision's BasicBlock (on the meta device)."""
+    return student.build("ResNet", student.standard("BasicBlock"), list(layers), device="meta",
+                         shared=True, **kwargs)
+
+
 def test_parameter_count(student):
-    """ResNet(BasicBlock, [2, 2, 2, 2]) has 11,689,512 parameters, as does resnet18()"""
-    network = student.build("ResNet", student.standard("BasicBlock"), [2, 2, 2, 2],
-                            device="meta", shared=True)
+    """ResNet(BasicBlock, [2, 2, 2, 2]) has 11,689,512 parameters, as torchvision's resnet18"""
+    network = _network(student)
     total = network.count_parameters()["total"]
     if total != RESNET18_PARAMETERS:
         why = ("fewer: are some layers missing, or kept in a Python list so they are not "
                "registered?" if total < RESNET18_PARAMETERS else "more: are there extra layers?")
-        raise CheckFailed(f"with a standard BasicBlock, {network.call} has {total:,} parameters, "
+        raise CheckFailed(f"with torchvision's BasicBlock, {network.call} has {total:,} parameters, "
                           f"expected {RESNET18_PARAMETERS:,} ({total - RESNET18_PARAMETERS:+,}); {why}")
-    own = student.build("ResNet", student.symbol("BasicBlock"), [2, 2, 2, 2], device="meta",
-                        shared=True).count_parameters()["total"]
-    factory = student.build("resnet18", device="meta", shared=True).count_parameters()["total"]
-    if factory != own:
-        raise CheckFailed(f"resnet18() has {factory:,} parameters but ResNet(BasicBlock, "
-                          f"[2, 2, 2, 2]) has {own:,}: resnet18 must build exactly that network")
+
+
+FACTORY_CASES = [{}, {"num_classes": 5, "in_channels": 1}]
+
+
+def test_resnet18_factory(student):
+    """resnet18(num_classes, in_channels) builds ResNet(BasicBlock, [2, 2, 2, 2], ...) with them"""
+    for kwargs in FACTORY_CASES:
+        factory = student.build("resnet18", device="meta", shared=True, **kwargs)
+        own = student.build("ResNet", student.symbol("BasicBlock"), [2, 2, 2, 2], device="meta",
+                            shared=True, **kwargs)
+        got, want = factory.count_parameters()["total"], own.count_parameters()["total"]
+        if got != want:
+            raise CheckFailed(f"{factory.call} has {got:,} parameters but {own.call} has {want:,}: "
+                              "resnet18 must build exactly that network and pass its arguments on")
 
 
 SHAPE_CASES = [
@@ -46,9 +60,9 @@ SHAPE_CASES = [
 
 
 def test_output_shapes(student):
-    """resnet18 gives one row of logits per image for several sizes, class counts and channels"""
+    """ResNet gives one row of logits per image for several sizes, class counts and channels"""
     for kwargs, input_shape, expected in SHAPE_CASES:
-        model = student.build("resnet18", device="meta", shared=True, **kwargs)
+        model = _network(student, **kwargs)
         shape = tuple(model.output_shape(input_shape))
         if shape != expected:
             raise CheckFailed(f"{model.call} maps an input of shape {input_shape} to {shape}, "
@@ -117,9 +131,11 @@ def test_matches_torchvision(ctx, student):
 
 
 def test_layers_registered(ctx, student):
-    """Every layer that runs in resnet18's forward pass is a registered submodule"""
-    remote, trace = build_traced(student, "resnet18", (), {"num_classes": 10}, (1, 3, 32, 32),
-                                 shared=True)
+    """Every layer that runs in ResNet's forward pass is a registered submodule"""
+    remote, trace = build_traced(student, "ResNet", (student.standard("BasicBlock"), [2, 2, 2, 2]),
+                                 {"num_classes": 10}, (2, 3, 32, 32), shared=True)
+    if not any(leaf["params"] for leaf in trace):
+        raise CheckFailed(f"no layer with parameters runs in the forward pass of {remote.call}")
     unregistered = [leaf for leaf in trace if not leaf["registered"]]
     if unregistered:
         match_structure([], trace, remote.call)  # raises with the explanation

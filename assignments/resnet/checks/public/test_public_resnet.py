@@ -7,10 +7,13 @@ from autograder.checks.errors import CheckFailed
 pytestmark = pytest.mark.task("ResNet")
 
 
-def test_resnet18_logits(student):
-    """resnet18(num_classes=10) maps a batch of images to 10 logits each"""
-    model = student.build("resnet18", num_classes=10, device="meta", shared=True)
+def test_resnet_logits(student):
+    """ResNet(BasicBlock, [2, 2, 2, 2], num_classes=10) maps a batch of images to 10 logits each
+
+    Built with torchvision's BasicBlock, so this checks your ResNet on its own.
+    """
+    model = student.build("ResNet", student.standard("BasicBlock"), [2, 2, 2, 2],
+                          num_classes=10, device="meta", shared=True)
     shape = tuple(model.output_shape((2, 3, 64, 64)))
     if shape != (2, 10):
-        raise CheckFailed(f"resnet18(num_classes=10) maps a (2, 3, 64, 64) batch to {shape}, "
-                          "expected (2, 10)")
+        raise CheckFailed(f"{model.call} maps a (2, 3, 64, 64) batch to {shape}, expected (2, 10)")
