@@ -64,9 +64,10 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(scratch):
         frames.append({"file": Path(exc.filename).name, "line": exc.lineno or 0,
                        "function": "<module>", "code": clip((exc.text or "").strip(), 200)})
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # the frame gives the line
     return {
         "type": type(exc).__name__,
-        "message": clip(str(exc)),
+        "message": clip(message),
         "frames": frames[-5:],
         "fault": isinstance(exc, StudentFault),
     }
@@ -351,3 +352,69 @@ def count_parameters(handle: int) -> dict[str, Any]:
     params = list(model.parameters())
     return {"total": sum(p.numel() for p in params),
             "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
+# pytest.skip() and pytest.xfail() in a student's test: neither a pass nor a failure.
+_SKIP_EXCEPTIONS = ("Skipped", "XFailed")
+
+
+def _call_student_test(func: Any, file: str, seed: int) -> dict[str, Any]:
+    import random
+    import time
+
+    line = getattr(getattr(func, "__code__", None), "co_firstlineno", None)
+    # Every test starts from the same state whatever ran before it, so its outcome depends
+    # only on the module under test (the judge runs subsets of tests against mutants).
+    torch.manual_seed(seed)
+    random.seed(seed)
+    torch.set_grad_enabled(True)
+    started = time.perf_counter()
+    try:
+        if not callable(func):
+            raise StudentFault(f"`{getattr(func, '__name__', 'the test')}` is not a function")
+        if inspect.iscoroutinefunction(func):
+            raise StudentFault("the test is an async function; write a plain `def` test")
+        try:
+            required = [p.name for p in inspect.signature(func).parameters.values()
+                        if p.default is inspect.Parameter.empty
+                        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        except (TypeError, ValueError):
+            required = []
+        if required:
+            raise StudentFault(f"the test takes arguments ({', '.join(required)}); it is called "
+                               "without any, so pytest fixtures are not available")
+        func()
+        result: dict[str, Any] = {"status": "passed"}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a test are failures too
+        info = describe_exception(exc)
+        info["frames"] = [f for f in info["frames"] if f["file"] == Path(file).name]
+        info["builtin"] = type(exc).__module__ == "builtins"
+        status = ("failed" if isinstance(exc, AssertionError) else
+                  "skipped" if type(exc).__name__ in _SKIP_EXCEPTIONS else "error")
+        result = {"status": status, **info}
+    result.update(line=line, seconds=round(time.perf_counter() - started, 4))
+    return result
+
+
+@operation
+def run_tests(module: str, file: str, tests: list[str], seed: int = 0) -> dict[str, Any]:
+    """Import a student's test file and call the named test functions directly.
+
+    Not through pytest: pytest would load a ``conftest.py``, ini file or plugin that came
+    with the submission, and a plugin can rewrite any outcome. Called directly, a test
+    passes when it returns and fails when it raises, nothing else. The reply is data per
+    test (status, exception type, message, the test file's own frames); the judge alone
+    decides what an outcome is worth. The module under test must be loaded first (it is
+    whichever variant the judge put in this worker's folder).
+    """
+    test_module = State.modules.get(module)
+    if test_module is None:
+        load_module(module, file)
+        test_module = State.modules[module]
+    results = {}
+    for name in tests:
+        if not hasattr(test_module, name):
+            results[name] = {"status": "missing", "line": None, "seconds": 0.0}
+        else:
+            results[name] = _call_student_test(getattr(test_module, name), file, seed)
+    return results

@@ -1,0 +1,244 @@
+"""Submissions that try to cheat or break the grader earn nothing by it."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import api
+from autograder.judge.runner import Judge
+from autograder.spec import load_assignment
+from tests.conftest import ROOT, failing, mutate, reference_source, statuses
+
+# Cheats are prepended to the source, so it must not start with a __future__ import.
+REF = reference_source().replace("from __future__ import annotations\n", "")
+# A block that is wrong (no skip connection): what a cheat would try to hide.
+BROKEN = mutate(REF, "out = out + self.shortcut(x)", "out = out")
+
+
+@pytest.fixture(scope="module")
+def broken_score(resnet_judge: Judge, tmp_path_factory) -> float:
+    folder = tmp_path_factory.mktemp("broken")
+    (folder / "resnet.py").write_text(BROKEN)
+    return resnet_judge.grade(folder).task("BasicBlock").score
+
+
+def grade(judge: Judge, make_submission, source: str, **extra: str):
+    return judge.grade(make_submission({"resnet.py": source, **extra}))
+
+
+def test_sys_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
+    report = grade(resnet_judge, make_submission, "import sys\nsys.exit(0)\n" + REF)
+    assert report.score == 0
+    assert all("sys.exit" in f for f in failing(report).values())
+
+
+def test_os_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
+    report = grade(resnet_judge, make_submission, "import os\nos._exit(0)\n" + REF)
+    assert report.score == 0
+    assert all("exited with code 0" in f for f in failing(report).values())
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)"])
+def test_exit_in_forward_earns_nothing(resnet_judge, make_submission, broken_score, exit_call) -> None:
+    source = mutate(BROKEN, "        out = self.relu(self.bn1(self.conv1(x)))",
+                    f"        import os, sys\n        {exit_call}\n        out = self.relu(self.bn1(self.conv1(x)))")
+    report = grade(resnet_judge, make_submission, source)
+    assert report.task("BasicBlock").score <= broken_score
+    assert report.task("ResNet").score == 10  # graded with a standard block, still fully
+
+
+def test_patching_comparisons_earns_nothing(resnet_judge, make_submission, broken_score) -> None:
+    cheat = '''
+import torch, torch.testing
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.testing.assert_close = lambda *a, **k: None
+torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
+'''
+    report = grade(resnet_judge, make_submission, cheat + BROKEN)
+    assert report.task("BasicBlock").score == broken_score < 10
+
+
+def test_fake_reports_and_printed_summaries_earn_nothing(resnet_judge, make_submission,
+                                                         broken_score, tmp_path) -> None:
+    target = tmp_path / "outside.json"
+    cheat = f'''
+import json, os
+fake = {{"score": 20, "max_score": 20, "tests": []}}
+for path in ["report.json", "results.json", "/autograder/results/results.json", {str(target)!r}]:
+    try:
+        with open(path, "w") as f:
+            json.dump(fake, f)
+    except OSError:
+        pass
+print("==================== 20 passed in 0.01s ====================")
+print('{{"score": 20, "max_score": 20}}')
+'''
+    report = grade(resnet_judge, make_submission, cheat + BROKEN)
+    assert report.task("BasicBlock").score == broken_score < 10
+    assert not target.exists(), "a worker wrote outside its scratch folder"
+
+
+def test_infinite_loop_times_out_and_other_tasks_are_graded(make_submission) -> None:
+    spec = load_assignment("resnet")
+    quick = spec.model_copy(update={"limits": spec.limits.model_copy(update={"check_seconds": 1.5})})
+    source = mutate(REF, "        out = self.relu(self.bn1(self.conv1(x)))",
+                    "        while True:\n            pass")
+    started = time.monotonic()
+    from autograder.sandbox.client import Zygote
+
+    zygote = Zygote()
+    try:
+        judge = Judge(quick, zygote)
+        report = judge.grade(make_submission({"resnet.py": source}))
+        judge.close()
+    finally:
+        zygote.close()
+    elapsed = time.monotonic() - started
+    block = {k: v for k, v in statuses(report).items() if k.startswith(("test_identity", "test_projection"))}
+    assert set(block.values()) == {"timeout"}, block
+    assert "longer than the 1.5 s limit" in failing(report)["test_identity_block[eval]"]
+    assert report.task("ResNet").score == 10
+    assert elapsed < 40
+
+
+def test_submission_files_cannot_change_how_checks_run(resnet_judge, make_submission) -> None:
+    hostile = "import os\nos._exit(3)\n"
+    report = grade(resnet_judge, make_submission, REF, **{
+        "conftest.py": hostile, "sitecustomize.py": hostile, "usercustomize.py": hostile,
+        "torch.py": "raise ImportError('shadowed torch')\n", "pytest.ini": "[pytest]\naddopts = -x\n",
+        "__init__.py": hostile, "setup.cfg": "[tool:pytest]\naddopts = -p nonexistent\n",
+    })
+    assert failing(report) == {}
+    assert report.score == 20
+
+
+def test_hidden_files_are_not_readable_from_student_code(resnet_judge, make_submission) -> None:
+    hidden = ROOT / "assignments" / "resnet" / "checks" / "hidden" / "test_basic_block.py"
+    leak = f'''
+_content = open({str(hidden)!r}).read()
+'''
+    report = grade(resnet_judge, make_submission, leak + REF)
+    feedback = " ".join(failing(report).values())
+    if report.environment.sandbox.endswith("no Landlock)"):
+        pytest.skip("this kernel has no Landlock")
+    assert "PermissionError" in feedback
+    assert "compare_with_reference" not in feedback
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    from autograder.sandbox.client import Zygote
+
+    zygote = Zygote()
+    yield zygote
+    zygote.close()
+
+
+def _session(zygote, folder: Path, source: str, check_seconds: float = 5):
+    from autograder.sandbox.limits import Limits
+    from autograder.sandbox.session import StudentSession
+
+    (folder / "evil.py").write_text(source)
+    session = StudentSession(zygote, folder, Limits(memory_mb=512), check_seconds, 60)
+    session.require("evil", "evil.py")
+    return session
+
+
+def _call(session, function: str, timeout: float | None = None):
+    return session.call("construct", module="evil", symbol=function, args=[], kwargs={},
+                        timeout=timeout)
+
+
+def test_timeout_kills_the_whole_process_tree(zygote, tmp_path) -> None:
+    from autograder.sandbox.client import WorkerTimeout
+
+    session = _session(zygote, tmp_path, '''
+import subprocess, sys
+def spawn_and_spin():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    open("child.pid", "w").write(str(child.pid))
+    while True:
+        pass
+''')
+    with pytest.raises(WorkerTimeout):
+        _call(session, "spawn_and_spin", timeout=2)
+    pid = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid), "a process started by student code outlived the timeout"
+    session.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_memory_limit_gives_a_clear_error(zygote, tmp_path) -> None:
+    from autograder.judge.outcomes import classify
+    from autograder.sandbox.client import StudentError
+
+    session = _session(zygote, tmp_path, '''
+import torch
+def hog():
+    return torch.ones(4 * 1024 ** 3, dtype=torch.uint8)
+''')
+    with pytest.raises(StudentError) as caught:
+        _call(session, "hog")
+    assert "out of memory" in classify(caught.value).feedback
+    session.close()
+
+
+def test_network_signals_and_parent_are_off_limits(zygote, tmp_path) -> None:
+    from autograder.sandbox.client import StudentError
+    from autograder.sandbox.limits import landlock_abi
+
+    if landlock_abi() < 6:
+        pytest.skip("needs Landlock ABI 6 (network and signal scoping)")
+    session = _session(zygote, tmp_path, '''
+import os, signal, socket
+def connect():
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+def kill_parent():
+    os.kill(os.getppid(), signal.SIGKILL)
+''')
+    for function in ("connect", "kill_parent"):
+        with pytest.raises(StudentError) as caught:
+            _call(session, function)
+        assert caught.value.type in ("PermissionError", "OSError"), caught.value.info
+    assert zygote.process.poll() is None, "the zygote must survive"
+    session.close()
+
+
+def test_protocol_refuses_pickled_objects() -> None:
+    import io
+    import struct
+
+    import torch
+
+    from autograder.sandbox import protocol
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    buffer = io.BytesIO()
+    torch.save([Exploit()], buffer)
+    header = b'{"ok": 1}'
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(struct.pack("!I", len(header)) + header + buffer.getvalue())
+
+
+def test_api_reports_come_from_the_judge_not_the_worker(make_submission) -> None:
+    folder = make_submission({"resnet.py": REF})
+    [report] = api.grade([folder], "resnet")
+    assert report.score == 20
