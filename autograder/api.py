@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import release as release_module
 from autograder.errors import UserError
@@ -17,6 +17,9 @@ from autograder.judge.runner import Judge
 from autograder.report.model import Report
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
+
+if TYPE_CHECKING:
+    from autograder.report.audience import Audience
 
 ProgressCallback = Callable[[Report], None]
 
@@ -159,3 +162,20 @@ def write_reports(reports: list[Report], output: Path) -> list[Path]:
         path.write_text(report.model_dump_json(indent=2))
         written.append(path)
     return written
+
+
+def render_reports(paths: list[Path], fmt: str, audience: Audience | None = None,
+                   path_prefix: str = "") -> str:
+    """JSON reports rendered as ``fmt`` (gradescope, junit, markdown, github) for ``audience``
+    (default: a student, before due date and publication)."""
+    from autograder.report.audience import STUDENT
+    from autograder.report.formats import load_report, render
+
+    return render(fmt, [load_report(p) for p in paths], audience or STUDENT, path_prefix)
+
+
+def package_gradescope(assignment: str, output: Path) -> Path:
+    """Write the Gradescope autograder zip of ``assignment``."""
+    from autograder.gradescope import build_package
+
+    return build_package(load_assignment(assignment), output)

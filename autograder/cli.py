@@ -119,7 +119,9 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("-a", "--assignment", default=None,
               help="Assignment name; guessed from the files when left out.")
-def check(path: Path, assignment: str | None) -> None:
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Also write the JSON report to this file (for `autograder report`).")
+def check(path: Path, assignment: str | None, output: Path | None = None) -> None:
     """Run the public checks on your work in PATH (default: this folder)."""
     if not path.exists():
         raise UserError(f"path does not exist: {path}")
@@ -131,3 +133,62 @@ def check(path: Path, assignment: str | None) -> None:
 
     result = api.check(path, assignment)
     click.echo(check_output(result.report, result.hidden_points))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(result.report.model_dump_json(indent=2))
+
+
+REPORT_FORMATS = ("gradescope", "junit", "markdown", "github")
+
+
+@main.command("report")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-f", "--format", "fmt", type=click.Choice(REPORT_FORMATS), required=True,
+              help="gradescope: results.json (one report); junit: JUnit XML; markdown: score "
+                   "tables and feedback; github: workflow-command annotations.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.option("--audience", type=click.Choice(["student", "instructor"]), default="student",
+              show_default=True, help="Who reads it: a student sees a check only as its "
+                                      "visibility allows (gradescope: Gradescope decides).")
+@click.option("--after-due-date", is_flag=True, help="Students may see after_due_date checks.")
+@click.option("--published", is_flag=True, help="Students may see after_published checks.")
+@click.option("--path-prefix", default="",
+              help="github: the submission's folder in the repository, for annotation paths.")
+@click.option("--summary/--no-summary", default=True, show_default=True,
+              help="github: also append the Markdown to $GITHUB_STEP_SUMMARY when it is set.")
+def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, audience: str,
+                   after_due_date: bool, published: bool, path_prefix: str, summary: bool) -> None:
+    """Render JSON REPORTS (from `grade` or `check -o`) in another format."""
+    from autograder import api
+    from autograder.report.audience import Audience
+
+    reader = Audience(instructor=audience == "instructor", after_due_date=after_due_date,
+                      published=published)
+    text = api.render_reports(list(reports), fmt, reader, path_prefix)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    if fmt == "github" and summary:
+        from autograder.report.formats import load_report
+        from autograder.report.github import write_step_summary
+
+        write_step_summary([load_report(p) for p in reports], reader)
+
+
+@main.group("package")
+def package_group() -> None:
+    """Package an assignment for a grading platform."""
+
+
+@package_group.command("gradescope")
+@click.argument("assignment")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("autograder.zip"),
+              show_default=True, help="The zip to write.")
+def package_gradescope_command(assignment: str, output: Path) -> None:
+    """The autograder zip to upload to Gradescope (setup.sh, run_autograder, checks, reference)."""
+    from autograder import api
+
+    click.echo(f"wrote {api.package_gradescope(assignment, output)}")

@@ -1,0 +1,46 @@
+"""Every output format, by name: each renders from :class:`Report` objects alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from autograder.errors import UserError
+from autograder.report.audience import STUDENT, Audience
+from autograder.report.github import render_github
+from autograder.report.gradescope import render_gradescope
+from autograder.report.junit import render_junit
+from autograder.report.markdown import render_markdown
+from autograder.report.model import Report
+
+FORMATS = ("gradescope", "junit", "markdown", "github")
+
+
+def load_report(path: Path) -> Report:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"report file does not exist: {path}")
+    try:
+        return Report.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise UserError(f"{path} is not an autograder JSON report: "
+                        f"{exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
+
+
+def render(fmt: str, reports: list[Report], audience: Audience = STUDENT, path_prefix: str = "") -> str:
+    """``reports`` in format ``fmt``. Gradescope's ``results.json`` describes one submission
+    and carries every check with its visibility (Gradescope enforces it), so ``audience``
+    does not apply to it."""
+    if fmt == "gradescope":
+        if len(reports) != 1:
+            raise UserError(f"the gradescope format renders one report at a time (got {len(reports)})")
+        return json.dumps(render_gradescope(reports[0]), indent=2) + "\n"
+    if fmt == "junit":
+        return render_junit(reports, audience)
+    if fmt == "markdown":
+        return render_markdown(reports, audience)
+    if fmt == "github":
+        return render_github(reports, audience, path_prefix)
+    raise UserError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
