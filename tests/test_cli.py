@@ -1,0 +1,98 @@
+"""The command line, run for real as a subprocess, as users run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.release import template_drift
+from autograder.spec import load_assignment
+from tests.conftest import ROOT
+
+EXAMPLES = ROOT / "examples" / "resnet"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_list_and_schema() -> None:
+    listing = run("list")
+    assert listing.returncode == 0
+    assert "resnet:" in listing.stdout and "BasicBlock (10)" in listing.stdout
+    schema = json.loads(run("schema").stdout)
+    assert schema["properties"]["schema_version"]["const"] == "1.0"
+    assert {"assignment", "submission", "score", "max_score", "tasks", "timing",
+            "environment", "seed"} <= set(schema["required"])
+
+
+def test_committed_template_matches_release() -> None:
+    assert template_drift(load_assignment("resnet")) == []
+
+
+def test_release_regenerates_the_template(tmp_path: Path) -> None:
+    from autograder.release import release
+
+    written = release(load_assignment("resnet"), tmp_path / "resnet")
+    text = (tmp_path / "resnet" / "resnet.py").read_text()
+    assert "TODO(human)" in text and "BEGIN SOLUTION" not in text
+    assert "nn.Conv2d" not in text.split("class BasicBlock")[1].split("class ResNet")[0]
+    assert {p.name for p in written} >= {"resnet.py", "test_resnet.py"}
+
+
+def test_grade_many_writes_one_report_each(tmp_path: Path) -> None:
+    result = run("grade", str(EXAMPLES), "-a", "resnet", "-o", str(tmp_path / "out"), "-j", "2")
+    assert result.returncode == 0, result.stderr
+    reports = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert reports == ["buggy_student.json", "good_student.json"]
+    good = json.loads((tmp_path / "out" / "good_student.json").read_text())
+    assert good["score"] == good["max_score"]
+    assert "good_student" in result.stdout and "buggy_student" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_grade_one_writes_the_named_file(tmp_path: Path) -> None:
+    target = tmp_path / "good.json"
+    result = run("grade", str(EXAMPLES / "good_student"), "-a", "resnet", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(target.read_text())["submission"]["id"] == "good_student"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grade", "examples/resnet", "-a", "nope"], "unknown assignment 'nope' (known: "),
+    (["grade", "no/such/folder", "-a", "resnet"], "submission path does not exist: no/such/folder"),
+    (["check", "no/such/folder"], "path does not exist: no/such/folder"),
+])
+def test_errors_are_one_clear_line(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_documents_exit_status() -> None:
+    result = run("grade", "--help")
+    assert result.returncode == 0
+    assert "Exit status: 0 when grading completed" in result.stdout
+
+
+def test_student_check_hides_hidden_checks() -> None:
+    result = run("check", cwd=EXAMPLES / "buggy_student")
+    assert result.returncode == 0, result.stderr
+    assert "public checks pass" in result.stdout
+    assert "Hidden checks worth" in result.stdout and "not full marks" in result.stdout
+    for hidden_name in ("torchvision's resnet18", "Kaiming", "identity block"):
+        assert hidden_name not in result.stdout
+
+
+def test_check_on_the_template_shows_hints() -> None:
+    result = run("check", str(ROOT / "student_template" / "resnet"))
+    assert result.returncode == 0
+    assert "forward returned NoneType" in result.stdout
+    assert "0 of " in result.stdout
