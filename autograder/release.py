@@ -40,7 +40,9 @@ def template_files(spec: AssignmentSpec) -> dict[str, str]:
     files: dict[str, str] = {}
     for path in sorted(p for p in reference.rglob("*") if p.is_file()):
         relative = path.relative_to(reference)
-        if any(part.startswith((".", "__pycache__")) for part in relative.parts):
+        # Dot folders stay behind, except .github: the student's CI workflow ships with the template.
+        parts = relative.parts[1:] if relative.parts[0] == ".github" else relative.parts
+        if any(part.startswith((".", "__pycache__")) for part in parts):
             continue
         text = path.read_text()
         files[str(relative)] = strip_python_source(text) if path.suffix == ".py" else text
