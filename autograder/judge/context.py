@@ -68,6 +68,10 @@ class GradingContext:
         self.session = session
         self.cache = cache
         self.seed = seed
+        # The submitted bytes, read before any student code runs: a worker may write to its
+        # folder, and a file graded by other means (a student's test) must be the one handed in.
+        self.originals = {name: path.read_bytes() for name, path in submission.files.items()
+                          if path.is_file()}
 
     def student(self, file: str) -> StudentCode:
         return StudentCode(self.session, self.spec.file(file).module, file, self.seed)

@@ -49,8 +49,10 @@ def classify(exc: BaseException | None) -> Outcome:
     if exc is None:
         return Outcome("passed")
     if isinstance(exc, WorkerTimeout):
-        return Outcome("timeout", f"stopped: your code {exc}. Look for an endless loop or "
-                                  "work that grows with the input.")
+        # A timeout may carry its own feedback (a student's test that hangs, for instance).
+        return Outcome("timeout", getattr(exc, "feedback", "") or
+                       f"stopped: your code {exc}. Look for an endless loop or "
+                       "work that grows with the input.")
     if isinstance(exc, ImportFailed):
         text, location = describe_student_error(exc)
         if isinstance(exc.cause, (WorkerTimeout, WorkerDied)):

@@ -8,11 +8,14 @@ A mutant is the reference with one small textual change, declared in
     symbol = "BasicBlock"                 # the class or function the change affects
     bug = "the block applies ReLU before adding the skip connection"
     hint = "apply ReLU after adding the shortcut, not before"   # optional
+    tests = ["test_residual_addition_happens"]   # optional: student-test tasks it grades
     replace = [["old text", "new text"]]
 
-Mutants serve twice: student-written tests are graded by the mutants they catch, and when
-a student's implementation computes exactly what a mutant computes, the check says which
-known bug that is.
+Mutants serve three times: a student-written test earns its points by failing against the
+mutants that name its task in ``tests`` (see :mod:`autograder.judge.mutation`); when a
+student's implementation computes exactly what a mutant computes, the check says which
+known bug that is; and ``autograder validate`` requires every hidden check to fail on some
+mutant.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class MutantSpec(BaseModel):
     symbol: str
     bug: str = Field(description="the bug in a student's words, for test feedback")
     hint: str = Field("", description="what to fix when an implementation behaves like this")
+    tests: list[str] = Field([], description="the student-test tasks this mutant grades")
     file: str = ""
     replace: list[tuple[str, str]]
 
@@ -91,15 +95,22 @@ def apply_replacements(source: str, mutant: MutantSpec) -> str:
     return source
 
 
-def load_mutants(spec: AssignmentSpec) -> list[Mutant]:
-    path = spec.root / "mutants.toml"
+def load_mutant_specs(assignment_root: Path) -> list[MutantSpec]:
+    """The declarations in ``<assignment_root>/mutants.toml`` (no source is read)."""
+    path = Path(assignment_root) / "mutants.toml"
     if not path.is_file():
         return []
-    entries = tomllib.loads(path.read_text()).get("mutant", [])
-    main_file = spec.files[0].name
+    return [MutantSpec(**entry) for entry in tomllib.loads(path.read_text()).get("mutant", [])]
+
+
+def mutated_file(spec: AssignmentSpec, mutant: MutantSpec) -> str:
+    """The submission file a mutant is a variant of (by default the assignment's first)."""
+    return mutant.file or spec.files[0].name
+
+
+def load_mutants(spec: AssignmentSpec) -> list[Mutant]:
     mutants = []
-    for entry in entries:
-        mutant = MutantSpec(**entry)
-        file = mutant.file or main_file
-        mutants.append(Mutant(mutant, apply_replacements(reference_source(spec, file), mutant)))
+    for mutant in load_mutant_specs(spec.root):
+        source = reference_source(spec, mutated_file(spec, mutant))
+        mutants.append(Mutant(mutant, apply_replacements(source, mutant)))
     return mutants

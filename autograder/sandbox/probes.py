@@ -358,6 +358,15 @@ def count_parameters(handle: int) -> dict[str, Any]:
 _SKIP_EXCEPTIONS = ("Skipped", "XFailed")
 
 
+def _test_failure(exc: BaseException, file: str) -> dict[str, Any]:
+    """An exception from a student's test, with the frames of the test file only (never of
+    the module under test, which may be the reference)."""
+    info = describe_exception(exc)
+    info["frames"] = [f for f in info["frames"] if f["file"] == Path(file).name]
+    info["builtin"] = type(exc).__module__ == "builtins"
+    return info
+
+
 def _call_student_test(func: Any, file: str, seed: int) -> dict[str, Any]:
     import random
     import time
@@ -386,12 +395,9 @@ def _call_student_test(func: Any, file: str, seed: int) -> dict[str, Any]:
         func()
         result: dict[str, Any] = {"status": "passed"}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from a test are failures too
-        info = describe_exception(exc)
-        info["frames"] = [f for f in info["frames"] if f["file"] == Path(file).name]
-        info["builtin"] = type(exc).__module__ == "builtins"
         status = ("failed" if isinstance(exc, AssertionError) else
                   "skipped" if type(exc).__name__ in _SKIP_EXCEPTIONS else "error")
-        result = {"status": status, **info}
+        result = {"status": status, **_test_failure(exc, file)}
     result.update(line=line, seconds=round(time.perf_counter() - started, 4))
     return result
 
@@ -409,7 +415,12 @@ def run_tests(module: str, file: str, tests: list[str], seed: int = 0) -> dict[s
     """
     test_module = State.modules.get(module)
     if test_module is None:
-        load_module(module, file)
+        try:
+            load_module(module, file)
+        except BaseException as exc:  # a broken test file: every test in it fails to run
+            info = _test_failure(exc, file)
+            return {name: {**info, "status": "import_error", "line": None, "seconds": 0.0}
+                    for name in tests}
         test_module = State.modules[module]
     results = {}
     for name in tests:

@@ -1,0 +1,354 @@
+"""Grade student-written tests by mutation: a test is worth the bugs it catches.
+
+A student's test (``test_residual_addition_happens`` in ``test_resnet.py``) runs against the
+reference and against every mutant that names its task in ``mutants.toml``. It earns nothing
+unless it passes against the reference; then it earns one equal share of its task for each
+of those mutants it fails against (one check per mutant, see :func:`check_student_test`).
+
+Each variant runs in a worker of its own, forked by the submission's zygote, in one folder
+per submission that holds only the variant's module (as ``resnet.py``) and the student's
+test file. The folder is emptied between variants, so every run sees the same path, module
+name and listing, and nothing one run leaves behind reaches the next.
+
+The worker calls the test functions and reports what happened, as data. The student's code
+runs in that worker, so it could make the reply say anything; but a reply that says "passed"
+against the reference and "failed" against a mutant is exactly what a test that tells them
+apart achieves, which is the skill graded. The verdict is the judge's, from the outcomes of
+all variants together. Mutant and reference source never reach feedback: messages from the
+reference run are shown only when they cannot carry it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.checks.errors import CheckFailed
+from autograder.judge.variants import (
+    Mutant,
+    load_mutant_specs,
+    mutated_file,
+    reference_source,
+)
+from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, Zygote
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.session import BudgetExhausted
+from autograder.spec import AssignmentSpec
+
+# Outcomes of a test that did not pass: against a mutant, each of them catches it.
+CATCHING = frozenset({"failed", "error", "timeout", "died", "import_error"})
+STATUSES = CATCHING | {"passed", "skipped", "missing"}
+MAX_MESSAGE = 300
+_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{48,}")  # a long unbroken run: an encoded payload?
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """What one student test did against one variant."""
+
+    status: str
+    type: str = ""
+    message: str = ""
+    builtin: bool = True
+    fault: bool = False  # the worker's own words ("the test takes arguments ...")
+    frames: tuple[dict[str, Any], ...] = ()
+    line: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def catches(self) -> bool:
+        return self.status in CATCHING
+
+    @classmethod
+    def from_reply(cls, reply: Any) -> TestOutcome:
+        """Read a worker's reply as data; anything malformed is an error outcome."""
+        if not isinstance(reply, dict) or reply.get("status") not in STATUSES:
+            return cls("error", "ProtocolError", "the test's outcome could not be read")
+        frames = tuple(f for f in reply.get("frames", []) if isinstance(f, dict))[:5]
+        line = reply.get("line")
+        seconds = reply.get("seconds")
+        return cls(str(reply["status"]), str(reply.get("type", ""))[:100],
+                   str(reply.get("message", ""))[:2000], reply.get("builtin") is True,
+                   reply.get("fault") is True, frames,
+                   line if isinstance(line, int) else None,
+                   float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+
+
+@dataclass
+class TestRuns:
+    """Outcomes of a student's tests: against the reference, and per mutant (only the
+    tests that passed against the reference and that the mutant grades)."""
+
+    reference: dict[str, TestOutcome]
+    mutants: dict[str, dict[str, TestOutcome]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class VariantSandbox:
+    """Where variants run: one folder, emptied and refilled for each, and a fresh worker."""
+
+    zygote: Zygote
+    folder: Path
+    limits: Limits
+    timeout: Callable[[], float]  # seconds for the next call; raises BudgetExhausted
+
+
+def _empty_folder(folder: Path) -> None:
+    def unlock(func: Callable[[str], Any], path: str, _: Any) -> None:
+        # A test may have taken permissions away from what it created; it is ours to remove.
+        os.chmod(os.path.dirname(path), 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+        func(path)
+
+    if folder.exists():
+        shutil.rmtree(folder, onerror=unlock)
+    folder.mkdir(mode=0o700, parents=True)
+
+
+def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
+                test_module: str, test_file: str, tests: list[str],
+                seed: int) -> dict[str, TestOutcome]:
+    """Run ``tests`` (functions of ``test_file``) against one variant.
+
+    ``files`` is all the folder holds; ``modules`` (module name -> file) are imported first,
+    so the test's ``from resnet import ...`` finds the variant. Tests run one call each on
+    one worker; a test that hangs or ends the process costs only itself (the worker is
+    killed and the remaining tests get a fresh one).
+    """
+    results: dict[str, TestOutcome] = {}
+    pending = list(tests)
+    while pending:
+        _empty_folder(sandbox.folder)
+        for name, data in files.items():
+            (sandbox.folder / name).write_bytes(data)
+        worker = sandbox.zygote.spawn(sandbox.folder, sandbox.limits, [])
+        try:
+            for module, file in modules.items():
+                try:
+                    worker.call("load_module", sandbox.timeout(), name=module, file=file)
+                except StudentError as exc:  # trusted code that does not import: ours to fix
+                    raise RuntimeError(f"the grader's {file} could not be imported: {exc}") from None
+            for name in list(pending):
+                try:
+                    reply = worker.call("run_tests", sandbox.timeout(), module=test_module,
+                                        file=test_file, tests=[name], seed=seed)
+                    results[name] = TestOutcome.from_reply(
+                        reply.get(name) if isinstance(reply, dict) else None)
+                except BudgetExhausted:
+                    raise
+                except WorkerTimeout as exc:
+                    results[name] = TestOutcome("timeout", seconds=exc.seconds)
+                except WorkerDied as exc:
+                    results[name] = TestOutcome("died", message=str(exc))
+                except StudentError as exc:  # the test file itself could not be imported
+                    info = TestOutcome.from_reply({**exc.info, "status": "import_error"})
+                    results.update({n: info for n in pending})
+                    pending.clear()
+                    break
+                pending.remove(name)
+                if not worker.alive:
+                    break
+        finally:
+            worker.kill()
+    return results
+
+
+def graded_tests(spec: AssignmentSpec, mutants: list[Mutant]) -> list[str]:
+    """The student-test tasks of an assignment (those some mutant grades), in task order."""
+    named = {t for m in mutants for t in m.spec.tests}
+    return [t.name for t in spec.tasks if t.name in named]
+
+
+def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: VariantSandbox,
+                      test_file: str, test_source: bytes, seed: int) -> TestRuns:
+    """Run the student's tests in ``test_file`` against the reference, then against each
+    mutant that grades a test that passed there."""
+    tests = [t for t in graded_tests(spec, mutants) if spec.task(t).file == test_file]
+    mutants = [m for m in mutants if set(m.spec.tests) & set(tests)]
+    targets = sorted({mutated_file(spec, m.spec) for m in mutants})
+    reference = {f: reference_source(spec, f).encode() for f in targets}
+    modules = {spec.file(f).module: f for f in targets}
+    test_module = spec.file(test_file).module
+
+    def files(variant: dict[str, bytes]) -> dict[str, bytes]:
+        return {**variant, test_file: test_source}
+
+    started = time.perf_counter()
+    runs = TestRuns(run_variant(sandbox, files(reference), modules, test_module, test_file,
+                                tests, seed))
+    passing = {t for t, outcome in runs.reference.items() if outcome.passed}
+    for mutant in mutants:
+        wanted = [t for t in mutant.spec.tests if t in passing]
+        if wanted:
+            variant = {**reference, mutated_file(spec, mutant.spec): mutant.source.encode()}
+            runs.mutants[mutant.name] = run_variant(sandbox, files(variant), modules,
+                                                    test_module, test_file, wanted, seed)
+    runs.seconds = round(time.perf_counter() - started, 4)
+    return runs
+
+
+def _sandbox(ctx: Any) -> VariantSandbox:
+    session = ctx.session
+
+    def timeout() -> float:
+        remaining = session.deadline - time.monotonic()
+        if remaining <= 0:
+            raise BudgetExhausted(session.budget_seconds)
+        return min(ctx.spec.limits.check_seconds, remaining)
+
+    # Next to the submission's own folder (both inside the grading run's private workspace),
+    # so it goes when the workspace goes.
+    folder = Path(ctx.submission.folder).parent / "tests"
+    return VariantSandbox(session.zygote, folder, session.limits, timeout)
+
+
+def runs_key(test_file: str, test_source: bytes, seed: int) -> str:
+    """Cache key: the outcomes depend only on the test file's bytes (and the seed), so a
+    test file handed in unchanged by many students runs once per judge."""
+    return f"student-tests:{test_file}:{seed}:{hashlib.sha256(test_source).hexdigest()}"
+
+
+def student_test_runs(ctx: Any, test_file: str) -> TestRuns:
+    source = ctx.originals[test_file]
+    return ctx.cache.get(runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
+        ctx.spec, ctx.cache.mutants(), _sandbox(ctx), test_file, source, ctx.seed))
+
+
+def mutant_names(assignment_root: Path | str, task: str) -> list[str]:
+    """Names of the mutants that grade ``task``, read when checks are collected (a check
+    file parametrizes over them: one check per mutant)."""
+    return [m.name for m in load_mutant_specs(Path(assignment_root)) if task in m.tests]
+
+
+class StudentTestTimeout(WorkerTimeout):
+    """A student's test did not finish against the reference."""
+
+    def __init__(self, seconds: float, feedback: str) -> None:
+        super().__init__(seconds)
+        self.feedback = feedback
+
+
+def _quotes(text: str, sources: list[str]) -> bool:
+    for source in sources:
+        for line in source.splitlines():
+            line = line.strip()
+            if len(line) >= 12 and line in text:
+                return True
+    return False
+
+
+def _exception_name(name: str) -> str:
+    """The name if it is one of Python's own exceptions (a closed vocabulary), else ''."""
+    value = getattr(builtins, name, None) if name.isidentifier() else None
+    return name if isinstance(value, type) and issubclass(value, BaseException) else ""
+
+
+def safe_error_text(outcome: TestOutcome, test_source: str, sources: list[str]) -> str:
+    """``NameError: name 'blokc' is not defined``, for a run against the reference, as far as
+    it is safe to show. Everything in a reply is the student's to shape and a message could
+    quote or encode the code under test, so: only Python's own exception names; a message
+    only when it is short and plain (an assertion's only when the student's file holds it
+    verbatim)."""
+    kind = _exception_name(outcome.type) if outcome.builtin else ""
+    message = outcome.message.strip()
+    if outcome.status == "failed" or kind == "AssertionError":
+        shown = message if message and message in test_source else ""
+        return f"AssertionError: {shown}" if shown else "an assertion failed"
+    plain = (message and len(message) <= MAX_MESSAGE and not _ENCODED.search(message)
+             and not _quotes(message, sources))
+    if outcome.fault and plain:
+        return message
+    if not kind:
+        return "it raised an exception of its own"
+    return f"{kind}: {message}" if plain else kind
+
+
+def _where(outcome: TestOutcome, test_file: str, test_source: str
+           ) -> tuple[str, tuple[str, int] | None]:
+    """Where in the student's test file it happened; a frame that claims another file, or
+    code that the file does not hold, is not shown."""
+    for frame in reversed(outcome.frames):
+        line = frame.get("line")
+        if frame.get("file") != test_file or not isinstance(line, int):
+            continue
+        code = str(frame.get("code") or "").strip()
+        shown = f": `{code}`" if code and code in test_source else ""
+        return f" (at {test_file} line {line}{shown})", (test_file, line)
+    return "", None
+
+
+def _subject(ctx: Any, task: str) -> str:
+    symbols = {m.spec.symbol for m in ctx.cache.mutants() if task in m.spec.tests}
+    return next(iter(symbols)) if len(symbols) == 1 else "solution"
+
+
+def reference_failure(ctx: Any, task: str, outcome: TestOutcome, test_file: str,
+                      runs: TestRuns) -> BaseException:
+    """Why a test that does not pass against the reference earns nothing."""
+    correct = f"a correct {_subject(ctx, task)}"
+    def_line = (test_file, outcome.line) if outcome.line else None
+    if outcome.status == "missing":
+        return CheckFailed(f"{test_file} defines no function `{task}`: keep the test's name as "
+                           "given, so the grader can find it")
+    if outcome.status == "timeout":
+        return StudentTestTimeout(outcome.seconds, (
+            f"stopped: your test `{task}` did not finish within {outcome.seconds:g} s against "
+            f"{correct}. Look for an endless loop, a sleep, or a model far larger than needed."))
+    if outcome.status == "died":
+        return CheckFailed(f"your test `{task}` ended the process it ran in against {correct}: "
+                           f"{outcome.message}", def_line)
+    if outcome.status == "skipped":
+        return CheckFailed(f"your test `{task}` skips itself against {correct}; a skipped test "
+                           "checks nothing", def_line)
+    test_source = ctx.originals.get(test_file, b"").decode("utf-8", "replace")
+    sources = [reference_source(ctx.spec, f) for f in
+               {mutated_file(ctx.spec, m.spec) for m in ctx.cache.mutants()}]
+    what = safe_error_text(outcome, test_source, sources)
+    where, location = _where(outcome, test_file, test_source)
+    if outcome.status == "import_error":
+        return CheckFailed(f"{test_file} could not be imported: {what}{where}", location)
+    return CheckFailed(f"your test fails against {correct}, so it cannot tell a correct one from "
+                       f"a broken one: {what}{where}", location or def_line)
+
+
+def check_student_test(ctx: Any, task: str, mutant_name: str) -> None:
+    """The check that a student's test ``task`` catches the mutant ``mutant_name``: passes
+    when the test passes against the reference and fails against the mutant."""
+    test_file = ctx.spec.task(task).file
+    runs = student_test_runs(ctx, test_file)
+    reference = runs.reference[task]
+    if not reference.passed:
+        raise reference_failure(ctx, task, reference, test_file, runs)
+    mutants = {m.name: m for m in ctx.cache.mutants() if task in m.spec.tests}
+    mutant = mutants[mutant_name]
+    outcome = runs.mutants.get(mutant_name, {}).get(task)
+    if outcome is None:
+        raise RuntimeError(f"mutant {mutant_name} was not run")
+    if outcome.catches:
+        return
+    location = (test_file, reference.line) if reference.line else None
+    caught = [name for name in mutants
+              if (found := runs.mutants.get(name, {}).get(task)) is not None and found.catches]
+    subject = _subject(ctx, task)
+    if not caught:
+        raise CheckFailed(
+            f"your test passes against every broken {subject} too ({len(mutants)} known bugs), "
+            f"so it does not check the behaviour: it still passes when {mutant.spec.bug}. "
+            f"Assert on the values the {subject} computes; a shape alone does not tell a "
+            "correct one from a broken one.", location)
+    raise CheckFailed(f"your test still passes when {mutant.spec.bug} (it catches "
+                      f"{len(caught)} of {len(mutants)} known bugs)", location)
