@@ -1,0 +1,87 @@
+"""Grade N mixed resnet submissions with autograder, then the usual way, and print figures.
+
+    .venv/bin/python benchmarks/bench_grading.py [-n 20] [-j 2] [--baseline 6]
+
+"The usual way" is one fresh `python -m pytest` process per submission running the same
+checks with the student's code imported into the test process (benchmarks/inprocess.py).
+The baseline runs on the first --baseline submissions only (it is slow) and is
+extrapolated per submission.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_submissions(folder: Path, count: int) -> list[Path]:
+    """A mix: reference, another correct style, a buggy one, the template, and mutants."""
+    from autograder.judge.variants import load_mutants
+    from autograder.spec import load_assignment
+
+    sources = [
+        (ROOT / "reference" / "resnet").glob("*.py"),
+        (ROOT / "examples" / "resnet" / "good_student").glob("*.py"),
+        (ROOT / "examples" / "resnet" / "buggy_student").glob("*.py"),
+        (ROOT / "student_template" / "resnet").glob("*.py"),
+    ]
+    kinds: list[dict[str, str]] = [{p.name: p.read_text() for p in files} for files in sources]
+    tests = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
+    for mutant in load_mutants(load_assignment("resnet")):
+        kinds.append({"resnet.py": mutant.source, "test_resnet.py": tests})
+    paths = []
+    for index in range(count):
+        path = folder / f"student{index:03d}"
+        path.mkdir()
+        for name, text in kinds[index % len(kinds)].items():
+            (path / name).write_text(text)
+        paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="submissions to grade")
+    parser.add_argument("-j", type=int, default=2, help="parallel judges")
+    parser.add_argument("--baseline", type=int, default=6, help="submissions for the baseline")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
+    try:
+        submissions = make_submissions(folder, args.n)
+        started = time.perf_counter()
+        from autograder import api  # the import of torch counts as start-up
+
+        reports = api.grade(submissions, "resnet", jobs=args.j)
+        total = time.perf_counter() - started
+        per_submission = sorted(r.timing.duration for r in reports)
+        print(f"autograder: {args.n} submissions, -j {args.j}: {total:.1f} s in all, "
+              f"{total / args.n:.2f} s per submission (start-up included)")
+        print(f"  grading time of one submission in a judge: median "
+              f"{per_submission[len(per_submission) // 2]:.2f} s, max {per_submission[-1]:.2f} s")
+
+        baseline_count = min(args.baseline, args.n)
+        started = time.perf_counter()
+        for path in submissions[:baseline_count]:
+            subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "assignments" / "resnet" / "checks"),
+                            "-p", "benchmarks.inprocess", "--submission", str(path), "-q",
+                            "-p", "no:cacheprovider", "--import-mode=importlib", "--noconftest"],
+                           cwd=ROOT, capture_output=True, check=False)
+        baseline = (time.perf_counter() - started) / baseline_count
+        print(f"baseline: one `python -m pytest` process per submission, checks in-process: "
+              f"{baseline:.2f} s per submission (measured on {baseline_count})")
+        print(f"speed-up: {baseline / (total / args.n):.1f}x")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The baseline the benchmark compares with: the same checks, run the usual way.
+
+Loaded with ``python -m pytest assignments/resnet/checks -p benchmarks.inprocess
+--submission PATH``: one fresh pytest process per submission, importing the student's code
+into the test process itself (no sandbox, no worker, no protocol). Only for measuring.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autograder.ingest import ingest
+from autograder.judge.context import GradingContext, JudgeCache
+from autograder.judge.plugin import JudgePlugin
+from autograder.sandbox import probes
+from autograder.sandbox.client import StudentError
+from autograder.spec import load_assignment
+
+
+class InProcessSession:
+    """Stands in for StudentSession: operations run right here, in the test process."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.memo: dict[Any, Any] = {}
+        probes.State.scratch = scratch
+        sys.path.append(str(scratch))
+
+    def require(self, module: str, file: str) -> None:
+        if module not in probes.State.modules:
+            self.call("load_module", name=module, file=file)
+
+    def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
+        try:
+            return probes.OPERATIONS[op](**args)
+        except BaseException as exc:
+            raise StudentError(probes.describe_exception(exc)) from None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--submission", required=True)
+    parser.addoption("--assignment", default="resnet")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = load_assignment(config.getoption("--assignment"))
+    scratch = Path(tempfile.mkdtemp(prefix="baseline-"))
+    submission = ingest(Path(config.getoption("--submission")), spec, scratch)
+    context = GradingContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
+    config.pluginmanager.register(JudgePlugin(context), "autograder-judge")
