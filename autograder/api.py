@@ -143,25 +143,40 @@ def check(path: Path, assignment: str | None = None) -> CheckResult:
     return CheckResult(report, round(spec.max_score - report.max_score, 6))
 
 
-def write_reports(reports: list[Report], output: Path) -> list[Path]:
-    """One report: ``output`` is the file (unless it is an existing folder).
-    Several: ``output`` is a folder with ``<submission id>.json`` each."""
-    output = Path(output)
-    if len(reports) == 1 and not output.is_dir() and output.suffix == ".json":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(reports[0].model_dump_json(indent=2))
-        return [output]
-    output.mkdir(parents=True, exist_ok=True)
-    written, used = [], set()
-    for report in reports:
-        name = report.submission.id
-        while name in used:
-            name += "_"
-        used.add(name)
-        path = output / f"{name}.json"
+class ReportWriter:
+    """Writes each report as soon as it is graded, so an interrupted run loses nothing.
+
+    One submission: ``output`` is the file when it ends in ``.json`` (and is not an existing
+    folder). Several: ``output`` is a folder with one ``<submission id>.json`` each.
+    """
+
+    def __init__(self, output: Path, count: int) -> None:
+        self.output = Path(output)
+        self.single = count == 1 and not self.output.is_dir() and self.output.suffix == ".json"
+        self.used: set[str] = set()
+        self.written: list[Path] = []
+
+    def write(self, report: Report) -> Path:
+        if self.single:
+            path = self.output
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self.output.mkdir(parents=True, exist_ok=True)
+            name = report.submission.id
+            while name in self.used:
+                name += "_"
+            self.used.add(name)
+            path = self.output / f"{name}.json"
         path.write_text(report.model_dump_json(indent=2))
-        written.append(path)
-    return written
+        self.written.append(path)
+        return path
+
+
+def write_reports(reports: list[Report], output: Path) -> list[Path]:
+    writer = ReportWriter(output, len(reports))
+    for report in reports:
+        writer.write(report)
+    return writer.written
 
 
 def render_reports(paths: list[Path], fmt: str, audience: Audience | None = None,

@@ -102,11 +102,16 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
 
     spec = api.load_assignment(assignment)
     count = len(api.expand_submissions(list(submissions), spec))
+    writer = api.ReportWriter(output, count)
+
+    def done(report: api.Report) -> None:
+        writer.write(report)
+        bar.update(1)
+
     with click.progressbar(length=count, label=f"grading {count} submission(s)",
                            file=sys.stderr, show_pos=True) as bar:
-        reports = api.grade(list(submissions), assignment, jobs=jobs, seed=seed,
-                            on_report=lambda _: bar.update(1))
-    written = api.write_reports(reports, output)
+        reports = api.grade(list(submissions), assignment, jobs=jobs, seed=seed, on_report=done)
+    written = writer.written
     if verbose:
         for report in reports:
             click.echo(report_details(report) + "\n")
