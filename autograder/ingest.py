@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.errors import UserError
+from autograder.notebooks import MAX_NOTEBOOK_BYTES, check_notebook
 from autograder.spec import AssignmentSpec
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -33,6 +34,8 @@ class Submission:
     folder: Path
     files: dict[str, Path] = field(default_factory=dict)
     file_problems: dict[str, str] = field(default_factory=dict)
+    # declared file name -> the name actually graded (an alternative such as nn_module.py)
+    chosen: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     content_hash: str = ""
 
@@ -56,7 +59,7 @@ def ingest(path: Path, spec: AssignmentSpec, scratch: Path) -> Submission:
         elif zipfile.is_zipfile(path):
             _extract_zip(path, staging, submission.problems)
             root = staging
-        elif path.name in {f.name for f in spec.files}:
+        elif path.name in spec.accepted_names:
             root = staging
             shutil.copyfile(path, staging / path.name)
         else:
@@ -95,21 +98,22 @@ def _extract_zip(path: Path, staging: Path, problems: list[str]) -> None:
                                 "the submission folder")
                 continue
             total += member.file_size
-            if member.file_size > MAX_FILE_BYTES or total > MAX_ZIP_BYTES:
+            if member.file_size > _size_limit(name.name) or total > MAX_ZIP_BYTES:
                 problems.append(f"skipped '{member.filename}' from the zip: it is too large")
                 continue
             target = staging.joinpath(*name.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with archive.open(member) as source, open(target, "wb") as out:
-                    out.write(source.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES])
+                    limit = _size_limit(name.name)
+                    out.write(source.read(limit + 1)[:limit])
             except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
                 problems.append(f"skipped '{member.filename}' from the zip: {exc}")
 
 
 def _find_root(root: Path, spec: AssignmentSpec) -> Path:
     """The folder holding the assignment's files: the top, or one folder below it."""
-    wanted = {f.name for f in spec.files}
+    wanted = spec.accepted_names
     best, best_count = root, len(wanted & {p.name for p in root.iterdir()})
     if best_count == 0:
         for sub in sorted(p for p in root.rglob("*") if p.is_dir()):
@@ -123,23 +127,33 @@ def _find_root(root: Path, spec: AssignmentSpec) -> Path:
 
 def _collect(root: Path, spec: AssignmentSpec, submission: Submission) -> None:
     present = {p.name: p for p in root.iterdir() if p.is_file() and not p.is_symlink()}
-    declared = {f.name for f in spec.files}
+    declared = spec.accepted_names
     digest = hashlib.sha256()
     for file_spec in spec.files:
-        name = file_spec.name
-        source = present.get(name)
-        if source is None:
-            submission.file_problems[name] = _missing_message(name, list(present), declared)
+        found = [n for n in file_spec.candidates if n in present]
+        if not found:
+            submission.file_problems[file_spec.name] = _missing_message(
+                file_spec.name, list(present), declared, file_spec.alternatives)
             continue
-        data = source.read_bytes()
-        if len(data) > MAX_FILE_BYTES:
-            submission.file_problems[name] = f"{name} is larger than {MAX_FILE_BYTES // 1024} KiB"
+        name = found[0]
+        if len(found) > 1:
+            submission.problems.append(f"both {' and '.join(found)} were submitted; "
+                                       f"{name} was graded")
+        submission.chosen[file_spec.name] = name
+        with open(present[name], "rb") as handle:  # a file over the limit is not read whole
+            data = handle.read(_size_limit(name) + 1)
+        if len(data) > MAX_FILE_BYTES and not name.endswith(".ipynb"):  # notebooks: below
+            submission.file_problems[file_spec.name] = (
+                f"{name} is larger than {MAX_FILE_BYTES // 1024} KiB")
             continue
         problem = _text_problem(name, data)
+        graded = data
+        if name.endswith(".ipynb"):
+            problem, graded = check_notebook(name, data)
         if problem:
-            submission.file_problems[name] = problem
+            submission.file_problems[file_spec.name] = problem
             continue
-        (submission.folder / name).write_bytes(data)
+        (submission.folder / name).write_bytes(graded)
         submission.files[name] = submission.folder / name
         digest.update(name.encode() + b"\0" + data + b"\0")
     for name, source in sorted(present.items()):
@@ -149,12 +163,22 @@ def _collect(root: Path, spec: AssignmentSpec, submission: Submission) -> None:
     submission.content_hash = digest.hexdigest()
 
 
-def _missing_message(name: str, present: list[str], declared: set[str]) -> str:
+def _missing_message(name: str, present: list[str], declared: set[str],
+                     alternatives: list[str] | None = None) -> str:
     candidates = [p for p in present if p not in declared]
     close = [p for p in candidates if p.lower() == name.lower()]
     close += difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-    hint = f" (found {close[0]}: rename it to {name})" if close else ""
-    return f"{name} is missing from the submission{hint}"
+    for alternative in alternatives or []:
+        close += [p for p in candidates if p.lower() == alternative.lower()]
+        close += difflib.get_close_matches(alternative, candidates, n=1, cutoff=0.75)
+    wanted = " or ".join([name, *(alternatives or [])])
+    hint = f" (found {close[0]}: rename it to {wanted})" if close else ""
+    return f"{wanted} is missing from the submission{hint}"
+
+
+def _size_limit(name: str) -> int:
+    """Notebooks may carry saved outputs; plain source files are small."""
+    return MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_FILE_BYTES
 
 
 def _text_problem(name: str, data: bytes) -> str | None:

@@ -2,7 +2,9 @@
 
 Solution regions are nbgrader's (``### BEGIN SOLUTION`` ... ``### END SOLUTION``) and are
 cleared by nbgrader's own ``ClearSolutions`` preprocessor, for notebooks and, by treating
-the file as a one-cell notebook, for plain ``.py`` files too.
+the file as a one-cell notebook, for plain ``.py`` files too. A notebook goes through the
+preprocessors of nbgrader's ``generate_assignment`` that need no database: lock the read-only
+and grade cells, clear solutions and outputs, check the nbgrader metadata, add checksums.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import shutil
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import ClearSolutions
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    LockCells,
+)
 
 from autograder.errors import UserError
 from autograder.spec import AssignmentSpec
@@ -32,6 +42,26 @@ def strip_python_source(source: str) -> str:
     return notebook.cells[0].source
 
 
+def strip_notebook(text: str) -> str:
+    """A reference notebook as students get it (nbgrader metadata required on its cells)."""
+    notebook = nbformat.reads(text, as_version=4)
+    resources: dict = {}
+    steps = [LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}), ClearOutput(),
+             ClearHiddenTests(), ClearMarkScheme(), CheckCellMetadata(), ComputeChecksums(),
+             CheckCellMetadata()]
+    for step in steps:
+        notebook, resources = step.preprocess(notebook, resources)
+    return nbformat.writes(notebook) + "\n"
+
+
+def _template_text(path: Path, text: str) -> str:
+    if path.suffix == ".py":
+        return strip_python_source(text)
+    if path.suffix == ".ipynb":
+        return strip_notebook(text)
+    return text
+
+
 def template_files(spec: AssignmentSpec) -> dict[str, str]:
     """Relative path -> content of every file the template should hold."""
     reference = spec.reference_dir
@@ -45,7 +75,7 @@ def template_files(spec: AssignmentSpec) -> dict[str, str]:
         if any(part.startswith((".", "__pycache__")) for part in parts):
             continue
         text = path.read_text()
-        files[str(relative)] = strip_python_source(text) if path.suffix == ".py" else text
+        files[str(relative)] = _template_text(path, text)
     return files
 
 

@@ -22,6 +22,14 @@ def project_root() -> Path:
 class FileSpec(BaseModel):
     name: str = Field(description="file name in the submission, e.g. resnet.py")
     module: str = Field(description="module name the student's code is imported as")
+    alternatives: list[str] = Field(
+        [], description="other names a submission may use for the same code instead, e.g. "
+        "nn_module.py for nn_module.ipynb; the first name present is graded")
+
+    @property
+    def candidates(self) -> list[str]:
+        """The accepted file names, in order of preference."""
+        return [self.name, *self.alternatives]
 
 
 class TaskSpec(BaseModel):
@@ -36,6 +44,9 @@ class LimitSpec(BaseModel):
     submission_seconds: float = Field(180, gt=0, description="wall-clock budget of a submission")
     cpu_seconds: int = Field(300, gt=0, description="CPU time of one worker process")
     memory_mb: int = Field(3072, gt=0, description="memory a worker may add to its start size")
+    cell_seconds: float = Field(10, gt=0, description="wall-clock limit of one notebook cell")
+    notebook_seconds: float = Field(60, gt=0, description="wall-clock limit of running a "
+                                    "whole submitted notebook")
 
 
 class AssignmentSpec(BaseModel):
@@ -71,6 +82,11 @@ class AssignmentSpec(BaseModel):
     @property
     def max_score(self) -> float:
         return sum(t.points for t in self.tasks)
+
+    @property
+    def accepted_names(self) -> set[str]:
+        """Every file name a submission may hold for the assignment's files."""
+        return {name for f in self.files for name in f.candidates}
 
     def file(self, name: str) -> FileSpec:
         return next(f for f in self.files if f.name == name)

@@ -25,14 +25,16 @@ def call_text(symbol: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str
 class StudentCode:
     """The student's module ``module`` (from ``file``), reachable through the sandbox."""
 
-    def __init__(self, session: StudentSession, module: str, file: str, seed: int) -> None:
+    def __init__(self, session: StudentSession, module: str, file: str, seed: int,
+                 path: str | None = None) -> None:
         self.session = session
         self.module = module
-        self.file = file
+        self.file = file  # the assignment's file (tasks and the reference go by this name)
+        self.path = path or file  # what was submitted for it: nn_module.py for nn_module.ipynb
         self.seed = seed
 
     def _call(self, op: str, **args: Any) -> Any:
-        self.session.require(self.module, self.file)
+        self.session.require(self.module, self.path)
         return self.session.call(op, **args)
 
     def describe(self, symbol: str) -> dict[str, Any]:
@@ -73,9 +75,24 @@ class StudentCode:
                                  ": the class must subclass torch.nn.Module"))
         return remote
 
+    def instantiate(self, symbol: str, *args: Any, **kwargs: Any) -> RemoteObject:
+        """Construct ``symbol(*args, **kwargs)`` in the worker, whatever it returns (a plain
+        class like ``FeatureExtractor``). Arguments may be ``remote.ref()`` of another object."""
+        info = self._call("construct", module=self.module, symbol=symbol, args=list(args),
+                          kwargs=kwargs, device="cpu", seed=self.seed)
+        shown = tuple({"shown": "model"} if isinstance(a, dict) and "handle" in a else a for a in args)
+        return RemoteObject(self, info["handle"], call_text(symbol, shown, kwargs), info["type"])
 
-class RemoteModule:
-    """A student's ``nn.Module`` instance inside the worker."""
+    def standard_model(self, name: str, seed: int,
+                       state: dict[str, torch.Tensor] | None = None) -> RemoteModule:
+        """A standard model (:mod:`autograder.sandbox.standard`) living in the worker, with the
+        judge's weights, for student code that takes a model."""
+        info = self._call("standard_model", name=name, seed=seed, state=state)
+        return RemoteModule(self, info["handle"], f"a {info['type']}", info["type"])
+
+
+class RemoteObject:
+    """Any object a student's code made, inside the worker, behind a handle."""
 
     def __init__(self, code: StudentCode, handle: int, call: str, type_name: str) -> None:
         self.code = code
@@ -85,6 +102,33 @@ class RemoteModule:
 
     def _op(self, op: str, **args: Any) -> Any:
         return self.code._call(op, handle=self.handle, **args)
+
+    def ref(self) -> dict[str, int]:
+        """An argument standing for this object in another call."""
+        return {"handle": self.handle}
+
+    def call_method(self, method: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``{"value": result as data, "type": ..., "tensors": {path: {"requires_grad",
+        "has_grad_fn", "shape"}}}``; tensors in the value come back detached."""
+        return self._op("call_method", method=method, args=list(args), kwargs=kwargs)
+
+
+class RemoteModule(RemoteObject):
+    """A student's ``nn.Module`` instance inside the worker."""
+
+    def attributes(self, *names: str) -> dict[str, dict[str, Any]]:
+        return self._op("attributes", names=list(names))
+
+    def assign(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Set tensor attributes by name, registered or not (values are copied in place)."""
+        self._op("assign_tensors", tensors=tensors)
+
+    def hook_counts(self) -> dict[str, dict[str, int]]:
+        return self._op("hook_counts")
+
+    def train_steps(self, inputs: torch.Tensor, targets: torch.Tensor, steps: int = 20,
+                    lr: float = 0.1) -> dict[str, Any]:
+        return self._op("train_steps", inputs=inputs, targets=targets, steps=steps, lr=lr)
 
     def trace(self, *input_shapes: tuple[int, ...]) -> list[dict[str, Any]]:
         return self._op("trace", input_shapes=[list(s) for s in input_shapes], seed=self.code.seed)

@@ -74,7 +74,8 @@ class GradingContext:
                           if path.is_file()}
 
     def student(self, file: str) -> StudentCode:
-        return StudentCode(self.session, self.spec.file(file).module, file, self.seed)
+        return StudentCode(self.session, self.spec.file(file).module, file, self.seed,
+                           path=self.submission.chosen.get(file, file))
 
     def reference(self, file: str) -> types.ModuleType:
         return self.cache.reference(file)

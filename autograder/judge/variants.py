@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from autograder.sandbox.cells import notebook_module, read_code_cells, to_python
 from autograder.spec import AssignmentSpec
 
 
@@ -43,7 +44,10 @@ class MutantSpec(BaseModel):
 
 
 def reference_source(spec: AssignmentSpec, file: str) -> str:
-    return (spec.reference_dir / file).read_text()
+    path = spec.reference_dir / file
+    if path.suffix == ".ipynb":  # a notebook's code cells, in order, as one Python source
+        return "\n\n".join(to_python(cell) for cell in read_code_cells(path))
+    return path.read_text()
 
 
 def module_from_source(name: str, source: str, filename: str) -> types.ModuleType:
@@ -61,6 +65,8 @@ def module_from_source(name: str, source: str, filename: str) -> types.ModuleTyp
 def load_reference(spec: AssignmentSpec, file: str) -> types.ModuleType:
     path = spec.reference_dir / file
     name = f"_autograder_reference_{spec.name}_{Path(file).stem}"
+    if path.suffix == ".ipynb":  # trusted: its cells run here, in order, output discarded
+        return notebook_module(name, path, raise_errors=True, keep_output=0)[0]
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module

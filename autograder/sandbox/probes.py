@@ -121,7 +121,9 @@ def _resolve(value: Any, module: Any) -> Any:
 
 def _symbol(module: Any, name: str) -> Any:
     if not hasattr(module, name):
-        raise StudentFault(f"{module.__name__}.py defines no `{name}`")
+        from autograder.sandbox.object_probes import file_label, missing_symbol_note
+
+        raise StudentFault(f"{file_label(module)} defines no `{name}`{missing_symbol_note(module)}")
     return getattr(module, name)
 
 
@@ -429,3 +431,7 @@ def run_tests(module: str, file: str, tests: list[str], seed: int = 0) -> dict[s
         else:
             results[name] = _call_student_test(getattr(test_module, name), file, seed)
     return results
+
+
+# Notebook and object operations register themselves; imported here so the zygote preloads them.
+from autograder.sandbox import object_probes as _object_probes  # noqa: E402, F401

@@ -35,13 +35,18 @@ class BudgetExhausted(WorkerTimeout):
 
 class StudentSession:
     def __init__(self, zygote: Zygote, scratch: Path, limits: Limits, check_seconds: float,
-                 budget_seconds: float, readable: list[str] | None = None) -> None:
+                 budget_seconds: float, readable: list[str] | None = None,
+                 cell_seconds: float = 10.0, notebook_seconds: float = 60.0) -> None:
         self.zygote = zygote
         self.scratch = scratch
         self.limits = limits
         self.check_seconds = check_seconds
         self.budget_seconds = budget_seconds
         self.readable = readable or []
+        self.cell_seconds = cell_seconds
+        self.notebook_seconds = notebook_seconds
+        # What the first load of each notebook reported (failed cells), by module name.
+        self.notebooks: dict[str, dict[str, Any]] = {}
         self.deadline = time.monotonic() + budget_seconds
         self.worker: Worker | None = None
         self.modules: dict[str, str] = {}
@@ -63,7 +68,10 @@ class StudentSession:
 
     def _load(self, worker: Worker, module: str, file: str) -> None:
         try:
-            worker.call("load_module", self._timeout(), name=module, file=file)
+            if file.endswith(".ipynb"):
+                self._load_notebook(worker, module, file)
+            else:
+                worker.call("load_module", self._timeout(), name=module, file=file)
         except SandboxError as exc:
             failure = ImportFailed(file, exc)
             self.import_failures[module] = failure
@@ -71,6 +79,16 @@ class StudentSession:
             if not worker.alive:
                 self.worker = None
             raise failure from None
+
+    def _load_notebook(self, worker: Worker, module: str, file: str) -> None:
+        """Run the notebook's cells in the worker; a replay after a restart skips the cells
+        that ran out of time the first time, so an endless cell costs its limit once."""
+        first = self.notebooks.get(module)
+        skip = [r["cell"] for r in first["records"] if r["status"] == "timeout"] if first else []
+        result = worker.call("load_notebook", self._timeout(self.notebook_seconds), name=module,
+                             file=file, cell_seconds=self.cell_seconds, skip_cells=skip)
+        if first is None:
+            self.notebooks[module] = {"file": file, **result}
 
     def _timeout(self, seconds: float | None = None) -> float:
         remaining = self.deadline - time.monotonic()

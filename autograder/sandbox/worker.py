@@ -12,6 +12,7 @@ import site
 import socket
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -57,6 +58,7 @@ def _prepare(request: dict[str, Any]) -> int:
     tmp.mkdir(exist_ok=True)
     os.chdir(scratch)
     os.environ.update({"TMPDIR": str(tmp), "HOME": str(scratch)})
+    tempfile.tempdir = str(tmp)  # the zygote may have cached /tmp, which the worker cannot write
     # Only the installation's own paths stay importable, and the submission comes last, so
     # a student's torch.py or sitecustomize.py can shadow nothing.
     installed = tuple(p for p in readable_roots([]) if p.startswith(sys.prefix)

@@ -1,0 +1,56 @@
+"""Standard models a check hands to student code (a FeatureExtractor needs a model to hook).
+
+Built from public torch/torchvision parts, by the same code in the judge and in the worker;
+the judge sends its own weights so both copies compute the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock
+
+
+def mlp() -> nn.Module:
+    """The seed notebook's model: Linear(10, 20), ReLU, Linear(20, 5), named '0', '1', '2'."""
+    return nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+
+
+class TinyResNet(nn.Module):
+    """torchvision's ResNet layout and module names (``conv1``, ``layer1.0.relu``,
+    ``layer2.0.downsample.0``, ``fc``) at a width of 8 channels, for 3x16x16 images."""
+
+    def __init__(self, width: int = 8, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = nn.Sequential(BasicBlock(width, width))
+        downsample = nn.Sequential(nn.Conv2d(width, 2 * width, 1, stride=2, bias=False),
+                                   nn.BatchNorm2d(2 * width))
+        self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, 2, downsample))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+MODELS: dict[str, Callable[[], nn.Module]] = {"mlp": mlp, "tiny_resnet": TinyResNet}
+
+
+def build(name: str, seed: int) -> nn.Module:
+    """A standard model with seeded weights and random BatchNorm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    model = MODELS[name]()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
