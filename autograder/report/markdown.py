@@ -5,8 +5,8 @@ Text that comes from a submission (feedback quotes exception messages, file name
 the student) is escaped so that it renders literally: ASCII punctuation is backslash-escaped
 (CommonMark allows that for every such character; the few that start or end no construct
 are left alone), so no markup, link, table cell or raw HTML can be injected, and a zero-width
-space after ``@`` mentions no one. Lengths are capped, and the whole text stays under
-GitHub's 65,536-character limit for a comment.
+space after ``@`` mentions no one and one in a URL links nowhere. Lengths are capped, and the
+whole text stays under GitHub's 65,536-character limit for a comment.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def escape(text: str, limit: int | None = None) -> str:
     text = " ".join(text.split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
+    # GFM links bare URLs without any markup: a zero-width space keeps them plain text.
+    text = text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
     return "".join(_ESCAPES.get(c, c) for c in text)
 
 
