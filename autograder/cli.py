@@ -54,7 +54,7 @@ def list_command() -> None:
         spec = load_assignment(name)
         tasks = ", ".join(f"{t.name} ({t.points:g})" for t in spec.tasks)
         click.echo(f"{spec.name}: {spec.title}\n  files: "
-                   f"{', '.join(f.name for f in spec.files)}\n  tasks: {tasks}")
+                   f"{', '.join(' or '.join(f.candidates) for f in spec.files)}\n  tasks: {tasks}")
 
 
 @main.command()
@@ -73,6 +73,38 @@ def release_command(assignment: str) -> None:
 
     for path in release(assignment):
         click.echo(f"wrote {path}")
+
+
+@main.command("validate")
+@click.argument("assignments", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Validate every assignment (see `list`).")
+def validate_command(assignments: tuple[str, ...], every: bool) -> None:
+    """Check that ASSIGNMENTS grade what they claim to grade.
+
+    Grades the reference (full marks), the untouched template (nothing), every mutant in
+    mutants.toml (each caught by the reference's tests where it grades one, and by some
+    hidden check), and requires every hidden check to fail on some known-bad variant.
+    Prints a table; exits with status 1 when anything does not hold.
+    """
+    from autograder.spec import assignment_names
+
+    if every == bool(assignments):
+        raise click.UsageError("name one or more assignments, or pass --all")
+    names = assignment_names() if every else list(assignments)
+    from autograder.sandbox.client import prestart_zygote
+
+    prestart_zygote()
+    from autograder import api
+    from autograder.validate import format_validation
+
+    failed = []
+    for name in names:
+        result = api.validate(name)
+        click.echo(format_validation(result) + "\n")
+        if not result.ok:
+            failed.append(f"{name} ({len(result.failures)} problem(s))")
+    if failed:
+        raise click.ClickException(f"validation failed: {', '.join(failed)}")
 
 
 @main.command(epilog=EXIT_STATUS)
@@ -177,10 +209,9 @@ def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, aud
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
     if fmt == "github" and summary:
-        from autograder.report.formats import load_report
         from autograder.report.github import write_step_summary
 
-        write_step_summary([load_report(p) for p in reports], reader)
+        write_step_summary(api.render_reports(list(reports), "markdown", reader))
 
 
 @main.group("package")
@@ -197,3 +228,24 @@ def package_gradescope_command(assignment: str, output: Path) -> None:
     from autograder import api
 
     click.echo(f"wrote {api.package_gradescope(assignment, output)}")
+
+
+@main.group("export")
+def export_group() -> None:
+    """Write graded reports into another grading system."""
+
+
+@export_group.command("nbgrader")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", required=True,
+              help="The nbgrader gradebook: a path to its SQLite file (gradebook.db, created "
+                   "when missing) or a database URL.")
+@click.option("--course", default="default_course", show_default=True,
+              help="The nbgrader course id.")
+def export_nbgrader_command(reports: tuple[Path, ...], db: str, course: str) -> None:
+    """Put the scores of JSON REPORTS (files or folders, from `grade`) into an nbgrader
+    gradebook: one grade cell per task, auto scores per student. Exporting again updates
+    the scores rather than adding rows."""
+    from autograder import api
+
+    click.echo(api.export_nbgrader(list(reports), db, course).summary())

@@ -193,6 +193,14 @@ def test_markdown_renders_student_text_as_plain_text() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; | **bold** [link](http:" in html
 
 
+def test_markdown_says_which_points_did_not_run(graded: dict) -> None:
+    # A `check` report holds the public checks only; the assignment is worth more.
+    public_only = render("markdown", [mixed_report()])
+    assert "## resnet, public checks: 1 / 6 points" in public_only
+    assert "more point(s) did not run here" in public_only
+    assert "did not run" not in render("markdown", [graded["reference"]])
+
+
 def test_markdown_caps_its_length() -> None:
     report = mixed_report()
     many = [_test(f"check {i}", "failed", feedback="x " * 5000) for i in range(300)]

@@ -14,6 +14,7 @@ from autograder.report.gradescope import render_gradescope
 from autograder.report.junit import render_junit
 from autograder.report.markdown import render_markdown
 from autograder.report.model import Report
+from autograder.spec import load_assignment
 
 FORMATS = ("gradescope", "junit", "markdown", "github")
 
@@ -29,6 +30,16 @@ def load_report(path: Path) -> Report:
                         f"{exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
 
 
+def points_not_run(report: Report) -> float:
+    """Points of the assignment's checks that are not in ``report`` (a student's `check` runs
+    the public ones only); 0 when the assignment file is not at hand."""
+    try:
+        spec = load_assignment(report.assignment)
+    except UserError:
+        return 0.0
+    return max(0.0, round(spec.max_score - report.max_score, 6))
+
+
 def render(fmt: str, reports: list[Report], audience: Audience = STUDENT, path_prefix: str = "") -> str:
     """``reports`` in format ``fmt``. Gradescope's ``results.json`` describes one submission
     and carries every check with its visibility (Gradescope enforces it), so ``audience``
@@ -40,7 +51,7 @@ def render(fmt: str, reports: list[Report], audience: Audience = STUDENT, path_p
     if fmt == "junit":
         return render_junit(reports, audience)
     if fmt == "markdown":
-        return render_markdown(reports, audience)
+        return render_markdown(reports, audience, [points_not_run(r) for r in reports])
     if fmt == "github":
         return render_github(reports, audience, path_prefix)
     raise UserError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.report.audience import STUDENT, Audience, view
-from autograder.report.markdown import render_markdown
 from autograder.report.model import Report, TestResult
 from autograder.report.text import points
 
@@ -96,11 +95,11 @@ def render_github(reports: list[Report], audience: Audience = STUDENT, path_pref
     return "".join(a.command() + "\n" for a in annotations(reports, audience, path_prefix))
 
 
-def write_step_summary(reports: list[Report], audience: Audience = STUDENT) -> Path | None:
-    """Append the Markdown rendering to ``$GITHUB_STEP_SUMMARY`` when that is set."""
+def write_step_summary(markdown: str) -> Path | None:
+    """Append ``markdown`` to ``$GITHUB_STEP_SUMMARY`` when that is set."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     with open(target, "a", encoding="utf-8") as summary:
-        summary.write(render_markdown(reports, audience))
+        summary.write(markdown)
     return Path(target)

@@ -56,22 +56,27 @@ def _where(test: TestResult) -> str:
     return f" ({escape(test.location.file, MAX_NAME)}, line {test.location.line})"
 
 
-def _summary(rv: ReportView) -> list[str]:
+def _summary(rv: ReportView, not_run: float = 0.0) -> list[str]:
     report = rv.report
-    lines = [f"## {escape(report.assignment)}: {_fraction(rv.score, rv.max_score)} points",
+    which = ", public checks" if not_run > 0 else ""
+    lines = [f"## {escape(report.assignment)}{which}: {_fraction(rv.score, rv.max_score)} points",
              "", f"Submission {escape(report.submission.id, MAX_NAME)}, graded by autograder "
              f"{escape(report.environment.autograder)}.", "",
              "| Task | Points | Checks passed |", "| --- | ---: | ---: |"]
     for task in rv.tasks:
         passed = sum(t.status == "passed" for t in task.shown)
-        lines.append(f"| {escape(task.name, MAX_NAME)} | {_fraction(task.score, task.max_score)} "
-                     f"| {passed} / {len(task.shown)} |")
+        cells = (f"{_fraction(task.score, task.max_score)} | {passed} / {len(task.shown)}"
+                 if task.shown else "– | –")
+        lines.append(f"| {escape(task.name, MAX_NAME)} | {cells} |")
     passed = sum(t.status == "passed" for _, t in rv.shown())
     lines.append(f"| **Total** | **{_fraction(rv.score, rv.max_score)}** "
                  f"| **{passed} / {len(rv.shown())}** |")
     if rv.withheld_count:
         lines += ["", f"{rv.withheld_count} more check(s), worth {points(rv.withheld_points)} "
                       "point(s), are not shown yet: their results appear when grades are published."]
+    if not_run > 0:
+        lines += ["", f"Checks worth {points(not_run)} more point(s) did not run here: the hidden "
+                      "checks run when your work is graded."]
     if report.problems:
         lines += ["", "**Problems with the submission**", ""]
         lines += [f"- {escape(p, MAX_FEEDBACK)}" for p in report.problems]
@@ -97,13 +102,16 @@ def _task_sections(rv: ReportView) -> list[list[str]]:
     return sections
 
 
-def render_markdown(reports: list[Report], audience: Audience = STUDENT) -> str:
-    """One section per report. When the text would grow past ``MAX_TOTAL`` characters the
-    remaining details are left out, with a line that says so; the score tables come first."""
+def render_markdown(reports: list[Report], audience: Audience = STUDENT,
+                    not_run: list[float] | None = None) -> str:
+    """One section per report. ``not_run``: for each report, the points of the checks that
+    did not run at all (a student's `check` runs the public ones only). When the text would
+    grow past ``MAX_TOTAL`` characters the remaining details are left out, with a line that
+    says so; the score tables come first."""
     views = [view(r, audience) for r in reports]
     out: list[str] = []
-    for rv in views:
-        out += _summary(rv)
+    for rv, missing in zip(views, not_run or [0.0] * len(views), strict=True):
+        out += _summary(rv, missing)
     size = sum(len(line) + 1 for line in out)
     left_out = 0
     for rv in views:
