@@ -20,6 +20,7 @@ from autograder.spec import AssignmentSpec, assignment_names, load_assignment
 
 if TYPE_CHECKING:
     from autograder.report.audience import Audience
+    from autograder.report.nbgrader_gradebook import GradebookExport
 
 ProgressCallback = Callable[[Report], None]
 
@@ -38,7 +39,7 @@ def release(assignment: str) -> list[Path]:
 
 def _looks_like_submission(folder: Path, spec: AssignmentSpec) -> bool:
     names = {p.name for p in folder.iterdir()}
-    return bool(names & {f.name for f in spec.files}) or any(
+    return bool(names & spec.accepted_names) or any(
         p.suffix in (".py", ".ipynb") and p.is_file() for p in folder.iterdir())
 
 
@@ -124,7 +125,7 @@ class CheckResult:
 def detect_assignment(folder: Path) -> str:
     folder = Path(folder)
     matches = [spec.name for spec in list_assignments()
-               if any((folder / f.name).exists() for f in spec.files)]
+               if any((folder / name).exists() for name in spec.accepted_names)]
     if len(matches) != 1:
         known = ", ".join(assignment_names())
         raise UserError(f"cannot tell which assignment {folder} holds; pass --assignment "
@@ -194,3 +195,11 @@ def package_gradescope(assignment: str, output: Path) -> Path:
     from autograder.gradescope import build_package
 
     return build_package(load_assignment(assignment), output)
+
+
+def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default_course"
+                    ) -> GradebookExport:
+    """Write the reports in ``paths`` (files or folders of them) into an nbgrader gradebook."""
+    from autograder.report.nbgrader_gradebook import export_reports, load_reports
+
+    return export_reports(load_reports(paths), db, course_id)

@@ -21,6 +21,7 @@ from autograder.ingest import ingest
 from autograder.judge.context import GradingContext, JudgeCache
 from autograder.judge.outcomes import Outcome
 from autograder.judge.plugin import CheckInfo, JudgePlugin
+from autograder.notebooks import notebook_problems
 from autograder.report.model import (
     Environment,
     Report,
@@ -85,7 +86,9 @@ class Judge:
             session = StudentSession(self.zygote, scratch, self.limits(),
                                      self.spec.limits.check_seconds,
                                      self.spec.limits.submission_seconds,
-                                     readable=[str(self.cache.shared_dir)])
+                                     readable=[str(self.cache.shared_dir)],
+                                     cell_seconds=self.spec.limits.cell_seconds,
+                                     notebook_seconds=self.spec.limits.notebook_seconds)
             ctx = GradingContext(self.spec, submission, session, self.cache, self.seed)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden)
             with _isolated_pytest_env():
@@ -97,6 +100,7 @@ class Judge:
                 )
             problems = list(submission.problems) + list(submission.file_problems.values())
             problems += plugin.collection_errors
+            problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
             return build_report(self.spec, plugin.checks, run_hidden, problems,

@@ -149,8 +149,8 @@ def test_state_dict_keys(student):
         keys = sorted(layer.inventory()["state_dict_keys"])
         if keys != expected:
             missing = [k for k in expected if k not in keys]
-            why = (f": {', '.join(missing)} missing, so saving and loading the layer would "
-                   "lose it (tensors that are not nn.Parameter attributes are not saved)"
-                   if missing else "")
+            why = (f": {' and '.join(missing)} missing, so saving and loading the layer would "
+                   f"lose {'them' if len(missing) > 1 else 'it'} (tensors that are not "
+                   "nn.Parameter attributes are not saved)" if missing else "")
             raise CheckFailed(f"{layer.call}.state_dict() has the keys {keys}, expected "
                               f"{expected}{why}")

@@ -1,0 +1,424 @@
+"""The nn_module assignment end to end: real notebooks (nbformat), real workers.
+
+Each submission is graded once (module-scoped fixtures); the tests read its report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import api
+from autograder.judge.runner import Judge
+from autograder.report.model import Report
+from autograder.spec import load_assignment
+from tests.conftest import ROOT, failing
+
+REFERENCE_NOTEBOOK = ROOT / "reference" / "nn_module" / "nn_module.ipynb"
+TEMPLATE_NOTEBOOK = ROOT / "student_template" / "nn_module" / "nn_module.ipynb"
+CELL_SECONDS = 3  # short, so the endless cell below costs little
+
+PLAIN_TENSOR_LINEAR = '''\
+class CustomLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        bound = 1 / math.sqrt(in_features)
+        self.weight = torch.empty(out_features, in_features).uniform_(-bound, bound).requires_grad_()
+        self.bias = torch.empty(out_features).uniform_(-bound, bound).requires_grad_() if bias else None
+
+    def forward(self, x):
+        out = x @ self.weight.T
+        return out + self.bias if self.bias is not None else out
+'''
+
+LIST_OF_LAYERS_LINEAR = '''\
+class CustomLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.layers = [nn.Linear(in_features, out_features, bias=bias)]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+'''
+
+ATTACHED_FEATURES_EXTRACTOR = '''\
+class FeatureExtractor:
+    def __init__(self, model, layer_names):
+        self.features = {}
+        self.handles = []
+        for name in layer_names:
+            module = model.get_submodule(name)
+            self.handles.append(module.register_forward_hook(self._make_hook(name)))
+
+    def _make_hook(self, name):
+        def hook(module, input, output):
+            self.features[name] = output  # not detached
+        return hook
+
+    def get_features(self):
+        return self.features
+
+    def remove_hooks(self):
+        for handle in self.handles:
+            handle.remove()
+'''
+
+FORGETFUL_EXTRACTOR = ATTACHED_FEATURES_EXTRACTOR.replace(
+    "self.handles.append(module.register_forward_hook(self._make_hook(name)))",
+    "self.handles = [module.register_forward_hook(self._make_hook(name))]  # keeps the last only",
+).replace("output  # not detached", "output.detach()")
+
+BATCH_STATISTICS_NORM = '''\
+class LearnedNorm(nn.Module):
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.learned_mean = nn.Parameter(torch.zeros(num_features))
+        self.learned_std = nn.Parameter(torch.ones(num_features))
+
+    def forward(self, x):
+        mean = x.mean(dim=0, keepdim=True)
+        std = x.std(dim=0, keepdim=True)
+        return (x - mean) / (std + self.eps)
+'''
+
+# Correct, in other styles than the reference: `self.bias = None`, a zero bias (as the seed's
+# exercise text asked), dict(named_modules()), a clone, parameters registered in another order.
+STYLE_VARIANTS = '''\
+import functools
+import math
+
+import torch
+from torch import nn
+
+
+class CustomLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(out_features))
+        else:
+            self.bias = None
+
+    def forward(self, x):
+        y = torch.matmul(x, self.weight.t())
+        return y if self.bias is None else y + self.bias
+
+
+class FeatureExtractor:
+    def __init__(self, model, layer_names):
+        self.features = {}
+        modules = dict(model.named_modules())
+        self.handles = []
+        for name in layer_names:
+            if name not in modules:
+                raise KeyError(f"the model has no layer {name!r}")
+            hook = functools.partial(self._store, name)
+            self.handles.append(modules[name].register_forward_hook(hook))
+
+    def _store(self, name, module, inputs, output):
+        self.features[name] = output.detach().clone()
+
+    def get_features(self):
+        return dict(self.features)
+
+    def remove_hooks(self):
+        while self.handles:
+            self.handles.pop().remove()
+
+
+class LearnedNorm(nn.Module):
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_parameter("learned_std", nn.Parameter(torch.ones(num_features)))
+        self.register_parameter("learned_mean", nn.Parameter(torch.zeros(num_features)))
+
+    def forward(self, x):
+        return x.sub(self.learned_mean).div(self.learned_std.add(self.eps))
+'''
+
+
+def reference_notebook() -> nbformat.NotebookNode:
+    return nbformat.read(REFERENCE_NOTEBOOK, as_version=4)
+
+
+def cell(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    return next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def with_solutions(**sources: str) -> nbformat.NotebookNode:
+    """The reference notebook with some exercise cells replaced (by task name)."""
+    notebook = reference_notebook()
+    for task, source in sources.items():
+        cell(notebook, f"{task}_solution").source = source
+    return notebook
+
+
+def reference_python() -> str:
+    """The reference as a plain module: the setup cell's imports and the three solutions."""
+    notebook = reference_notebook()
+    setup = next(c for c in notebook.cells if c.cell_type == "code")
+    parts = [setup.source] + [cell(notebook, f"{task}_solution").source
+                              for task in ("CustomLinear", "FeatureExtractor", "LearnedNorm")]
+    return "\n\n\n".join(parts) + "\n"
+
+
+@pytest.fixture(scope="module")
+def nn_judge() -> Iterator[Judge]:
+    spec = load_assignment("nn_module")
+    spec = spec.model_copy(update={"limits": spec.limits.model_copy(
+        update={"cell_seconds": CELL_SECONDS})})
+    with api.judging(spec) as judge:
+        yield judge
+
+
+@pytest.fixture(scope="module")
+def grade_files(nn_judge: Judge, tmp_path_factory: pytest.TempPathFactory
+                ) -> Callable[[str, dict[str, str | bytes | nbformat.NotebookNode]], Report]:
+    """Grade a submission folder holding ``files`` (notebooks are written with nbformat)."""
+    root = tmp_path_factory.mktemp("nn_module")
+
+    def grade(name: str, files: dict[str, str | bytes | nbformat.NotebookNode]) -> Report:
+        folder = root / name
+        folder.mkdir()
+        for file_name, content in files.items():
+            if isinstance(content, nbformat.NotebookNode):
+                nbformat.write(content, folder / file_name)
+            elif isinstance(content, bytes):
+                (folder / file_name).write_bytes(content)
+            else:
+                (folder / file_name).write_text(content)
+        return nn_judge.grade(folder)
+
+    return grade
+
+
+@pytest.fixture(scope="module")
+def reports(grade_files: Callable[..., Report]) -> dict[str, Report]:
+    """Every submission these tests look at, graded once."""
+    magic_notebook = reference_notebook()
+    magic_notebook.cells[1:1] = [
+        nbformat.v4.new_code_cell("!pip install foo\n%matplotlib inline"),
+        nbformat.v4.new_code_cell("%%time\nfiles = !ls\ndisplay(files)\ntimed = 41 + 1"),
+        nbformat.v4.new_code_cell("%time assert timed == 42\nraise RuntimeError('a teaching "
+                                  "cell that fails')"),
+    ]
+    broken = reference_notebook()
+    cell(broken, "LearnedNorm_solution").source = "class LearnedNorm(nn.Module:\n    pass"
+    broken.cells[2:2] = [nbformat.v4.new_code_cell("print('x' * (100 * 1024 * 1024))"),
+                         nbformat.v4.new_code_cell("while True:\n    pass")]
+    return {
+        "reference notebook": grade_files("reference_notebook",
+                                          {"nn_module.ipynb": REFERENCE_NOTEBOOK.read_bytes()}),
+        "reference py": grade_files("reference_py", {"nn_module.py": reference_python()}),
+        "style variants py": grade_files("style_variants", {"nn_module.py": STYLE_VARIANTS}),
+        "template": grade_files("template", {"nn_module.ipynb": TEMPLATE_NOTEBOOK.read_bytes()}),
+        "bugs A": grade_files("bugs_a", {"nn_module.ipynb": with_solutions(
+            CustomLinear=PLAIN_TENSOR_LINEAR, FeatureExtractor=ATTACHED_FEATURES_EXTRACTOR,
+            LearnedNorm=BATCH_STATISTICS_NORM)}),
+        "bugs B": grade_files("bugs_b", {"nn_module.ipynb": with_solutions(
+            CustomLinear=LIST_OF_LAYERS_LINEAR, FeatureExtractor=FORGETFUL_EXTRACTOR)}),
+        "magics": grade_files("magics", {"nn_module.ipynb": magic_notebook}),
+        "broken": grade_files("broken", {"nn_module.ipynb": broken}),
+    }
+
+
+def scores(report: Report) -> dict[str, float]:
+    return {task.name: round(task.score, 2) for task in report.tasks}
+
+
+def feedback_of(report: Report, task: str) -> dict[str, str]:
+    """check id -> feedback for the checks of ``task`` that did not pass."""
+    ids = {t.check_id for t in report.task(task).tests}
+    return {k: v for k, v in failing(report).items()
+            if any(i.endswith(k) for i in ids)}
+
+
+@pytest.mark.parametrize("name", ["reference notebook", "reference py", "style variants py"])
+def test_correct_solutions_get_full_marks(reports: dict[str, Report], name: str) -> None:
+    report = reports[name]
+    assert report.score == report.max_score == 30, failing(report)
+    assert report.problems == []
+
+
+def test_untouched_template_gets_zero(reports: dict[str, Report]) -> None:
+    report = reports["template"]
+    assert report.score == 0
+    assert all(t.status in ("failed", "error") for task in report.tasks for t in task.tests)
+    # The read-only "try it" cells raise on the stubs; they are reported, never fatal.
+    assert any("code cell" in p and "raised" in p for p in report.problems)
+
+
+def test_plain_tensor_parameters_lose_registration_checks(reports: dict[str, Report]) -> None:
+    report = reports["bugs A"]
+    lost = feedback_of(report, "CustomLinear")
+    assert set(lost) == {"test_parameters_registered", "test_gradients", "test_state_dict_keys",
+                         "test_custom_linear_shape"}, lost
+    assert "plain tensor, not an nn.Parameter" in lost["test_parameters_registered"]
+    assert "no gradient reaches `weight`" in lost["test_gradients"]
+    assert "weight" in lost["test_state_dict_keys"]
+    assert 0 < report.task("CustomLinear").score < 10  # the maths is right: output, init
+
+
+def test_attached_features_lose_the_detach_check(reports: dict[str, Report]) -> None:
+    lost = feedback_of(reports["bugs A"], "FeatureExtractor")
+    assert set(lost) == {"test_features_are_detached"}, lost
+    assert "output.detach()" in lost["test_features_are_detached"]
+
+
+def test_batch_statistics_norm_is_named(reports: dict[str, Report]) -> None:
+    report = reports["bugs A"]
+    lost = feedback_of(report, "LearnedNorm")
+    assert set(lost) == {"test_forward_formula[2-D]", "test_forward_formula[N-D]",
+                         "test_eps_honoured", "test_gradients_reach_parameters",
+                         "test_it_trains"}, lost
+    assert "batch's own mean and std" in lost["test_forward_formula[2-D]"]
+    assert "no gradient reaches `learned_mean`: forward must use it" in lost[
+        "test_gradients_reach_parameters"]
+    assert "did not change" in lost["test_it_trains"]
+    assert report.task("LearnedNorm").score > 0  # its parameters are right
+
+
+def test_python_list_of_layers_is_explained(reports: dict[str, Report]) -> None:
+    report = reports["bugs B"]
+    lost = feedback_of(report, "CustomLinear")
+    assert "Python list" in lost["test_parameters_registered"]
+    assert report.task("LearnedNorm").score == 10
+
+
+def test_forgotten_hook_handles_lose_remove_hooks(reports: dict[str, Report]) -> None:
+    lost = feedback_of(reports["bugs B"], "FeatureExtractor")
+    assert set(lost) == {"test_remove_hooks"}, lost
+    assert "hooks are still registered" in lost["test_remove_hooks"]
+    assert "`conv1`" in lost["test_remove_hooks"]
+
+
+def test_magics_and_shell_escapes_are_neutralised(reports: dict[str, Report]) -> None:
+    report = reports["magics"]
+    assert report.score == 30, failing(report)
+    # %%time ran its body (42), %time its statement; the failing cell is reported alone.
+    assert report.problems == [
+        "nn_module.ipynb code cell 3 raised RuntimeError: a teaching cell that fails (line 2: "
+        "`raise RuntimeError('a teaching cell that fails')`); the cells after it still ran"]
+
+
+def test_broken_exercise_cell_endless_cell_and_huge_output(reports: dict[str, Report]) -> None:
+    report = reports["broken"]
+    assert scores(report) == {"CustomLinear": 10, "FeatureExtractor": 10, "LearnedNorm": 0}
+    problems = "\n".join(report.problems)
+    assert "code cell 2 printed 100.0 MB of output" in problems
+    assert f"code cell 3 did not finish within {CELL_SECONDS} s and was stopped" in problems
+    assert "raised SyntaxError" in problems
+    lost = feedback_of(report, "LearnedNorm")
+    assert all("defines no `LearnedNorm`" in text or "defines no LearnedNorm" in text
+               for text in lost.values()), lost
+    assert any("code cells 3, " in text for text in lost.values()), lost  # which cells failed
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b'{"cells": [', "could not be read: it is not valid notebook JSON"),
+    (b"", "could not be read: it is empty"),
+    (b"import torch\n", "could not be read: it is not valid notebook JSON"),
+    (json.dumps({"hello": 1}).encode(), "is JSON but not a Jupyter notebook"),
+    (json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
+        {"cells": [{"cell_type": "code", "input": "x = 1", "language": "python",
+                    "outputs": []}]}]}).encode(), "is in notebook format 3"),
+], ids=["truncated", "empty", "python", "other json", "nbformat 3"])
+def test_unreadable_notebooks_give_a_clear_report(grade_files: Callable[..., Report],
+                                                  content: bytes, expected: str) -> None:
+    report = grade_files(f"bad_{len(content)}_{abs(hash(content)) % 10**6}",
+                         {"nn_module.ipynb": content})
+    assert report.score == 0
+    assert any(expected in p for p in report.problems), report.problems
+    messages = {t.feedback for task in report.tasks for t in task.tests}
+    assert len(messages) == 1 and expected in messages.pop()
+
+
+def test_notebook_wins_over_python_file(grade_files: Callable[..., Report]) -> None:
+    report = grade_files("both", {"nn_module.ipynb": TEMPLATE_NOTEBOOK.read_bytes(),
+                                  "nn_module.py": reference_python()})
+    assert report.score == 0
+    assert "both nn_module.ipynb and nn_module.py were submitted; nn_module.ipynb was graded" \
+        in report.problems
+
+
+def test_gradebook_export_round_trip(reports: dict[str, Report], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from nbgrader.api import Gradebook
+
+    from autograder.cli import main
+    from autograder.report.nbgrader_gradebook import export_reports
+
+    chosen = [reports[n] for n in ("reference notebook", "template", "bugs A")]
+    folder = tmp_path / "reports"
+    api.write_reports(chosen, folder)
+    db = tmp_path / "gradebook.db"
+
+    def read_back() -> dict[str, dict[str, float | None]]:
+        with Gradebook(f"sqlite:///{db}") as gradebook:
+            assignment = gradebook.find_assignment("nn_module")
+            assert [n.name for n in assignment.notebooks] == ["nn_module"]
+            cells = {c.name: c.max_score for c in assignment.notebooks[0].grade_cells}
+            assert cells == {"CustomLinear": 10, "FeatureExtractor": 10, "LearnedNorm": 10}
+            found = {}
+            for submission in gradebook.assignment_submissions("nn_module"):
+                (notebook,) = submission.notebooks
+                found[submission.student_id] = {g.name: g.auto_score for g in notebook.grades}
+                assert submission.score == sum(found[submission.student_id].values())
+            return found
+
+    result = CliRunner().invoke(main, ["export", "nbgrader", "--db", str(db), str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "3 submission(s) exported" in result.output and "3 new" in result.output
+    expected = {r.submission.id: {t.name: pytest.approx(t.score) for t in r.tasks} for r in chosen}
+    assert read_back() == expected
+    # Exporting again updates in place; a changed score replaces the old one.
+    changed = chosen[2].model_copy(deep=True)
+    changed.task("LearnedNorm").score = 10.0
+    summary = export_reports([*chosen[:2], changed], db)
+    assert (summary.created, summary.updated) == (0, 3)
+    expected[changed.submission.id]["LearnedNorm"] = 10.0
+    assert read_back() == expected
+
+
+def test_released_template_is_in_sync_and_stripped() -> None:
+    from autograder.release import template_drift
+
+    assert template_drift(load_assignment("nn_module")) == []
+    text = TEMPLATE_NOTEBOOK.read_text()
+    assert "BEGIN SOLUTION" not in text and "register_forward_hook(self._make_hook" not in text
+    notebook = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    for each in notebook.cells:
+        meta = each.metadata["nbgrader"]
+        if meta["solution"]:
+            assert "# TODO(human): implement this" in each.source
+            assert each.metadata.get("editable", True)
+        else:  # teaching and "try it" cells are read-only
+            assert each.metadata["editable"] is False and each.metadata["deletable"] is False
+        if each.cell_type == "code":
+            assert each.outputs == [] and each.execution_count is None
+    readme = (TEMPLATE_NOTEBOOK.parent / "README.md").read_text()
+    assert "nn_module.ipynb" in readme and "nn_module.py" in readme
+
+
+def test_notebook_checks_are_data_only() -> None:
+    """Validation reads JSON: a harmless schema slip still grades; magics become calls."""
+    from autograder.notebooks import check_notebook
+    from autograder.sandbox.cells import to_python
+
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                "cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}]}
+    problem, cleaned = check_notebook("nn_module.ipynb", json.dumps(notebook).encode())
+    assert problem is None
+    assert json.loads(cleaned)["cells"] == [{"cell_type": "code", "source": "x = 1\ny = 2"}]
+    assert to_python("!pip install foo") == "get_ipython().system('pip install foo')\n"
+    assert to_python("%matplotlib inline") == "get_ipython().run_line_magic('matplotlib', 'inline')\n"
