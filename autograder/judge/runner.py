@@ -92,7 +92,7 @@ class Judge:
             ctx = GradingContext(self.spec, submission, session, self.cache, self.seed)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden)
             with _isolated_pytest_env():
-                pytest.main(
+                exit_code = pytest.main(
                     [str(self.spec.checks_dir), "-c", str(PYTEST_INI), "--rootdir",
                      str(self.spec.root), "--noconftest", "--import-mode=importlib",
                      "--strict-markers", *(f"-pno:{name}" for name in _UNUSED_PLUGINS)],
@@ -100,6 +100,9 @@ class Judge:
                 )
             problems = list(submission.problems) + list(submission.file_problems.values())
             problems += plugin.collection_errors
+            if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+                problems.append(f"the grader could not run the checks (pytest exit status "
+                                f"{int(exit_code)}); this is a grader problem, tell your instructor")
             problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
