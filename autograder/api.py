@@ -181,7 +181,7 @@ def write_reports(reports: list[Report], output: Path) -> list[Path]:
 
 
 def render_reports(paths: list[Path], fmt: str, audience: Audience | None = None,
-                   path_prefix: str = "") -> str:
+                   path_prefix: str | None = None) -> str:
     """JSON reports rendered as ``fmt`` (gradescope, junit, markdown, github) for ``audience``
     (default: a student, before due date and publication)."""
     from autograder.report.audience import STUDENT

@@ -190,12 +190,14 @@ REPORT_FORMATS = ("gradescope", "junit", "markdown", "github")
                                       "visibility allows (gradescope: Gradescope decides).")
 @click.option("--after-due-date", is_flag=True, help="Students may see after_due_date checks.")
 @click.option("--published", is_flag=True, help="Students may see after_published checks.")
-@click.option("--path-prefix", default="",
-              help="github: the submission's folder in the repository, for annotation paths.")
+@click.option("--path-prefix", default=None,
+              help="github: the submission's folder in the repository, for annotation paths "
+                   "(default: its path in the report when that is a relative folder).")
 @click.option("--summary/--no-summary", default=True, show_default=True,
               help="github: also append the Markdown to $GITHUB_STEP_SUMMARY when it is set.")
 def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, audience: str,
-                   after_due_date: bool, published: bool, path_prefix: str, summary: bool) -> None:
+                   after_due_date: bool, published: bool, path_prefix: str | None,
+                   summary: bool) -> None:
     """Render JSON REPORTS (from `grade` or `check -o`) in another format."""
     from autograder import api
     from autograder.report.audience import Audience

@@ -271,6 +271,15 @@ def test_github_annotations_point_at_the_raising_line(graded: dict) -> None:
     assert any(c.startswith(f"::error file=resnet.py,line={line},title=") for c in commands)
 
 
+@pytest.mark.parametrize("path, expected", [(".", "resnet.py"), ("subs/bob/", "subs/bob/resnet.py"),
+                                            ("/abs/bob", "resnet.py"), ("subs/bob.zip", "resnet.py")])
+def test_github_paths_follow_the_submission_folder(path: str, expected: str) -> None:
+    report = mixed_report()
+    report.submission.path = path
+    assert {a.file for a in annotations([report], STUDENT) if a.file} == {expected}
+    assert {a.file for a in annotations([report], STUDENT, "repo/x") if a.file} == {"repo/x/resnet.py"}
+
+
 def test_github_annotations_most_useful_first_and_capped() -> None:
     report = mixed_report()
     report.tasks[1].tests.extend(_test(f"extra {i}", "failed", max_score=0.5) for i in range(15))

@@ -40,7 +40,8 @@ def points_not_run(report: Report) -> float:
     return max(0.0, round(spec.max_score - report.max_score, 6))
 
 
-def render(fmt: str, reports: list[Report], audience: Audience = STUDENT, path_prefix: str = "") -> str:
+def render(fmt: str, reports: list[Report], audience: Audience = STUDENT,
+           path_prefix: str | None = None) -> str:
     """``reports`` in format ``fmt``. Gradescope's ``results.json`` describes one submission
     and carries every check with its visibility (Gradescope enforces it), so ``audience``
     does not apply to it."""

@@ -53,28 +53,40 @@ class Annotation:
         return f"::{self.kind}{' ' + ','.join(props) if props else ''}::{escape_data(message)}"
 
 
+def default_prefix(report: Report) -> str:
+    """Where the submission lies relative to the working directory, when the report says so
+    (``autograder check .`` in a repository gives ``""``; ``grade subs/alice``, ``subs/alice``)."""
+    path = Path(report.submission.path)
+    if path.is_absolute() or path.suffix.lower() in (".zip", ".ipynb", ".py"):
+        return ""
+    prefix = posixpath.normpath(path.as_posix())
+    return "" if prefix == "." else prefix
+
+
 def _annotation(task: str, test: TestResult, path_prefix: str) -> Annotation:
     title = f"{task}: {test.name} ({test.status}, {points(test.score)}/{points(test.max_score)} points)"
     file = line = None
     if test.location is not None:
-        file = posixpath.join(path_prefix, test.location.file) if path_prefix else test.location.file
+        file = posixpath.normpath(posixpath.join(path_prefix, test.location.file))
         line = test.location.line
     kind = "notice" if test.status == "skipped" else "error"
     return Annotation(kind, test.feedback or f"this check {test.status}", title[:300], file, line)
 
 
 def annotations(reports: list[Report], audience: Audience = STUDENT,
-                path_prefix: str = "") -> list[Annotation]:
+                path_prefix: str | None = None) -> list[Annotation]:
     """The annotations for every check ``audience`` may see that did not pass, most useful
     first and at most ``MAX_PER_KIND`` of each kind. ``path_prefix`` is where the submission
-    lies in the repository (locations are relative to the submission folder)."""
+    lies in the repository (locations are relative to the submission folder); by default,
+    the submission's path in the report when it is a relative folder."""
     ranked = []
     for report in reports:
+        prefix = default_prefix(report) if path_prefix is None else path_prefix
         for task in view(report, audience).tasks:
             for test in task.shown:
                 if test.status != "passed":
                     key = (test.location is None, _SEVERITY[test.status], -test.max_score, len(ranked))
-                    ranked.append((key, _annotation(task.name, test, path_prefix)))
+                    ranked.append((key, _annotation(task.name, test, prefix)))
     ranked.sort(key=lambda pair: pair[0])
     problems = [Annotation("warning", problem, f"{report.submission.id}: submission problem")
                 for report in reports for problem in report.problems]
@@ -91,7 +103,8 @@ def annotations(reports: list[Report], audience: Audience = STUDENT,
     return out
 
 
-def render_github(reports: list[Report], audience: Audience = STUDENT, path_prefix: str = "") -> str:
+def render_github(reports: list[Report], audience: Audience = STUDENT,
+                  path_prefix: str | None = None) -> str:
     return "".join(a.command() + "\n" for a in annotations(reports, audience, path_prefix))
 
 
