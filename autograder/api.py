@@ -17,6 +17,7 @@ from autograder.judge.runner import Judge
 from autograder.report.model import Report
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
+from autograder.validate import Validation
 
 if TYPE_CHECKING:
     from autograder.report.audience import Audience
@@ -35,6 +36,19 @@ def report_schema() -> dict[str, Any]:
 
 def release(assignment: str) -> list[Path]:
     return release_module.release(load_assignment(assignment))
+
+
+def validate(assignment: str, judge: Judge | None = None) -> Validation:
+    """Check that an assignment grades what it claims (see :mod:`autograder.validate`):
+    full marks for the reference, none for the template, every mutant caught, no hidden
+    check that can never fail. ``judge``: grade with this one (and its assignment)."""
+    from autograder.validate import validate as run_validation  # api.validate shadows the name
+
+    if judge is not None:
+        return run_validation(judge.spec, judge)
+    spec = load_assignment(assignment)
+    with judging(spec) as own:
+        return run_validation(spec, own)
 
 
 def _looks_like_submission(folder: Path, spec: AssignmentSpec) -> bool:

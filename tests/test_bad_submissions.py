@@ -15,7 +15,9 @@ REF = reference_source().replace("from __future__ import annotations\n", "")
 
 
 def only_feedback(report) -> set[str]:
-    return set(failing(report).values())
+    """Feedback on resnet.py (these submissions leave out test_resnet.py: graded apart)."""
+    return {t.feedback for task in report.tasks if not task.name.startswith("test_")
+            for t in task.tests if t.status != "passed"}
 
 
 def test_empty_folder(resnet_judge: Judge, make_submission) -> None:

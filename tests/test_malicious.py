@@ -26,19 +26,23 @@ def broken_score(resnet_judge: Judge, tmp_path_factory) -> float:
     return resnet_judge.grade(folder).task("BasicBlock").score
 
 
+# The reference's tests complete each submission, so only resnet.py is under test.
+TESTS = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
+
+
 def grade(judge: Judge, make_submission, source: str, **extra: str):
-    return judge.grade(make_submission({"resnet.py": source, **extra}))
+    return judge.grade(make_submission({"resnet.py": source, "test_resnet.py": TESTS, **extra}))
 
 
 def test_sys_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
     report = grade(resnet_judge, make_submission, "import sys\nsys.exit(0)\n" + REF)
-    assert report.score == 0
+    assert report.task("BasicBlock").score == report.task("ResNet").score == 0
     assert all("sys.exit" in f for f in failing(report).values())
 
 
 def test_os_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
     report = grade(resnet_judge, make_submission, "import os\nos._exit(0)\n" + REF)
-    assert report.score == 0
+    assert report.task("BasicBlock").score == report.task("ResNet").score == 0
     assert all("exited with code 0" in f for f in failing(report).values())
 
 
@@ -114,7 +118,7 @@ def test_submission_files_cannot_change_how_checks_run(resnet_judge, make_submis
         "__init__.py": hostile, "setup.cfg": "[tool:pytest]\naddopts = -p nonexistent\n",
     })
     assert failing(report) == {}
-    assert report.score == 20
+    assert report.score == 30
 
 
 def test_hidden_files_are_not_readable_from_student_code(resnet_judge, make_submission) -> None:

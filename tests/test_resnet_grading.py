@@ -11,8 +11,12 @@ from tests.conftest import ROOT, failing, mutate, reference_source, statuses
 REF = reference_source()
 
 
+# The reference's tests complete each submission, so only resnet.py is under test.
+TESTS = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
+
+
 def grade_source(judge: Judge, make_submission, source: str) -> Report:
-    return judge.grade(make_submission({"resnet.py": source}))
+    return judge.grade(make_submission({"resnet.py": source, "test_resnet.py": TESTS}))
 
 
 def test_reference_gets_full_marks(resnet_judge: Judge) -> None:
@@ -88,7 +92,7 @@ def test_other_correct_styles_get_full_marks(resnet_judge: Judge, make_submissio
     source = STYLES[style] + "\n" + "import torch\n" + network
     report = grade_source(resnet_judge, make_submission, source)
     assert failing(report) == {}, failing(report)
-    assert report.score == report.max_score == 20
+    assert report.score == report.max_score == 30
 
 
 def test_example_in_another_style_gets_full_marks(resnet_judge: Judge) -> None:

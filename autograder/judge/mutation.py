@@ -51,7 +51,7 @@ _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{48,}")  # a long unbroken run: an encod
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class StudentTestOutcome:
     """What one student test did against one variant."""
 
     status: str
@@ -72,7 +72,7 @@ class TestOutcome:
         return self.status in CATCHING
 
     @classmethod
-    def from_reply(cls, reply: Any) -> TestOutcome:
+    def from_reply(cls, reply: Any) -> StudentTestOutcome:
         """Read a worker's reply as data; anything malformed is an error outcome."""
         if not isinstance(reply, dict) or reply.get("status") not in STATUSES:
             return cls("error", "ProtocolError", "the test's outcome could not be read")
@@ -87,12 +87,12 @@ class TestOutcome:
 
 
 @dataclass
-class TestRuns:
+class StudentTestRuns:
     """Outcomes of a student's tests: against the reference, and per mutant (only the
     tests that passed against the reference and that the mutant grades)."""
 
-    reference: dict[str, TestOutcome]
-    mutants: dict[str, dict[str, TestOutcome]] = field(default_factory=dict)
+    reference: dict[str, StudentTestOutcome]
+    mutants: dict[str, dict[str, StudentTestOutcome]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -121,7 +121,7 @@ def _empty_folder(folder: Path) -> None:
 
 def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
                 test_module: str, test_file: str, tests: list[str],
-                seed: int) -> dict[str, TestOutcome]:
+                seed: int) -> dict[str, StudentTestOutcome]:
     """Run ``tests`` (functions of ``test_file``) against one variant.
 
     ``files`` is all the folder holds; ``modules`` (module name -> file) are imported first,
@@ -129,7 +129,7 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
     one worker; a test that hangs or ends the process costs only itself (the worker is
     killed and the remaining tests get a fresh one).
     """
-    results: dict[str, TestOutcome] = {}
+    results: dict[str, StudentTestOutcome] = {}
     pending = list(tests)
     while pending:
         _empty_folder(sandbox.folder)
@@ -143,22 +143,21 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
                 except StudentError as exc:  # trusted code that does not import: ours to fix
                     raise RuntimeError(f"the grader's {file} could not be imported: {exc}") from None
             for name in list(pending):
+                seconds = sandbox.timeout()
                 try:
-                    reply = worker.call("run_tests", sandbox.timeout(), module=test_module,
+                    reply = worker.call("run_tests", seconds, module=test_module,
                                         file=test_file, tests=[name], seed=seed)
-                    results[name] = TestOutcome.from_reply(
+                    results[name] = StudentTestOutcome.from_reply(
                         reply.get(name) if isinstance(reply, dict) else None)
                 except BudgetExhausted:
                     raise
                 except WorkerTimeout as exc:
-                    results[name] = TestOutcome("timeout", seconds=exc.seconds)
-                except WorkerDied as exc:
-                    results[name] = TestOutcome("died", message=str(exc))
-                except StudentError as exc:  # the test file itself could not be imported
-                    info = TestOutcome.from_reply({**exc.info, "status": "import_error"})
-                    results.update({n: info for n in pending})
-                    pending.clear()
-                    break
+                    results[name] = StudentTestOutcome("timeout", seconds=exc.seconds)
+                except WorkerDied as exc:  # the CPU limit is a timeout measured in CPU time
+                    results[name] = (StudentTestOutcome("timeout", seconds=seconds)
+                                     if exc.cpu_limit else StudentTestOutcome("died", message=str(exc)))
+                except StudentError as exc:  # the operation itself broke (a reply that is not data)
+                    results[name] = StudentTestOutcome.from_reply({**exc.info, "status": "error"})
                 pending.remove(name)
                 if not worker.alive:
                     break
@@ -174,7 +173,7 @@ def graded_tests(spec: AssignmentSpec, mutants: list[Mutant]) -> list[str]:
 
 
 def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: VariantSandbox,
-                      test_file: str, test_source: bytes, seed: int) -> TestRuns:
+                      test_file: str, test_source: bytes, seed: int) -> StudentTestRuns:
     """Run the student's tests in ``test_file`` against the reference, then against each
     mutant that grades a test that passed there."""
     tests = [t for t in graded_tests(spec, mutants) if spec.task(t).file == test_file]
@@ -188,7 +187,7 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
         return {**variant, test_file: test_source}
 
     started = time.perf_counter()
-    runs = TestRuns(run_variant(sandbox, files(reference), modules, test_module, test_file,
+    runs = StudentTestRuns(run_variant(sandbox, files(reference), modules, test_module, test_file,
                                 tests, seed))
     passing = {t for t, outcome in runs.reference.items() if outcome.passed}
     for mutant in mutants:
@@ -222,7 +221,7 @@ def runs_key(test_file: str, test_source: bytes, seed: int) -> str:
     return f"student-tests:{test_file}:{seed}:{hashlib.sha256(test_source).hexdigest()}"
 
 
-def student_test_runs(ctx: Any, test_file: str) -> TestRuns:
+def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
     source = ctx.originals[test_file]
     return ctx.cache.get(runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
         ctx.spec, ctx.cache.mutants(), _sandbox(ctx), test_file, source, ctx.seed))
@@ -257,7 +256,7 @@ def _exception_name(name: str) -> str:
     return name if isinstance(value, type) and issubclass(value, BaseException) else ""
 
 
-def safe_error_text(outcome: TestOutcome, test_source: str, sources: list[str]) -> str:
+def safe_error_text(outcome: StudentTestOutcome, test_source: str, sources: list[str]) -> str:
     """``NameError: name 'blokc' is not defined``, for a run against the reference, as far as
     it is safe to show. Everything in a reply is the student's to shape and a message could
     quote or encode the code under test, so: only Python's own exception names; a message
@@ -277,7 +276,7 @@ def safe_error_text(outcome: TestOutcome, test_source: str, sources: list[str]) 
     return f"{kind}: {message}" if plain else kind
 
 
-def _where(outcome: TestOutcome, test_file: str, test_source: str
+def _where(outcome: StudentTestOutcome, test_file: str, test_source: str
            ) -> tuple[str, tuple[str, int] | None]:
     """Where in the student's test file it happened; a frame that claims another file, or
     code that the file does not hold, is not shown."""
@@ -296,8 +295,8 @@ def _subject(ctx: Any, task: str) -> str:
     return next(iter(symbols)) if len(symbols) == 1 else "solution"
 
 
-def reference_failure(ctx: Any, task: str, outcome: TestOutcome, test_file: str,
-                      runs: TestRuns) -> BaseException:
+def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome, test_file: str,
+                      runs: StudentTestRuns) -> BaseException:
     """Why a test that does not pass against the reference earns nothing."""
     correct = f"a correct {_subject(ctx, task)}"
     def_line = (test_file, outcome.line) if outcome.line else None

@@ -74,18 +74,15 @@ def test_residual_addition_happens():
     """
     from resnet import BasicBlock
 
-    ### BEGIN SOLUTION
-    torch.manual_seed(0)
     block = BasicBlock(64, 64, stride=1)
     with torch.no_grad():
         block.conv1.weight.zero_()
         block.conv2.weight.zero_()
+    x = torch.ones(1, 64, 8, 8) * 0.5
     block.eval()
-    x = torch.randn(2, 64, 8, 8)
-    with torch.no_grad():
-        out = block(x)
-    assert torch.allclose(out, torch.relu(x), atol=1e-5), "block output is not relu(x + 0)"
-    ### END SOLUTION
+    output = block(x)
+    expected = torch.relu(x)
+    assert torch.allclose(output, expected, atol=1e-5)
 
 
 def test_batchnorm_train_vs_eval():
@@ -106,16 +103,10 @@ def test_batchnorm_train_vs_eval():
     """
     from resnet import BasicBlock
 
-    ### BEGIN SOLUTION
-    torch.manual_seed(0)
-    block = BasicBlock(64, 64, stride=1)
-    x = torch.randn(4, 64, 8, 8) * 3 + 1
+    block = BasicBlock(64, 64)
+    x = torch.randn(4, 64, 8, 8)
     block.train()
-    with torch.no_grad():
-        out_train = block(x)
+    out_train = block(x)
     block.eval()
-    with torch.no_grad():
-        out_eval = block(x)
-    assert out_train.shape == out_eval.shape
-    assert not torch.allclose(out_train, out_eval, atol=1e-3), "train and eval outputs agree"
-    ### END SOLUTION
+    out_eval = block(x)
+    assert not torch.allclose(out_train, out_eval)
