@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder import api
+from autograder.judge import mutation
 from autograder.judge.mutation import StudentTestOutcome, safe_error_text
 from autograder.judge.runner import Judge
 from autograder.report import model
@@ -313,6 +314,29 @@ def test_a_test_that_hangs_times_out(resnet_judge: Judge, tmp_path: Path) -> Non
     assert {t.status for t in residual.tests} == {"timeout"}
     assert "did not finish within 3 s against a correct BasicBlock" in residual.tests[0].feedback
     assert report.task(BATCHNORM).score == 5  # the other test runs in a fresh worker
+
+
+def test_a_test_that_hangs_only_on_a_mutant_catches_it_quickly(
+        resnet_judge: Judge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mutation, "MIN_MUTANT_SECONDS", 1.0)
+    judge = student_tests_judge(resnet_judge, tmp_path / "assignment")
+    hangs_on_negatives = """
+        block = BasicBlock(8, 8).eval()
+        with torch.no_grad():
+            out = block(torch.randn(2, 8, 4, 4))
+        if (out < 0).any():  # a block without the final ReLU: hang instead of failing
+            import time
+            time.sleep(10_000)
+    """
+    tests = student_tests(hangs_on_negatives, SEED_BATCHNORM)
+    try:
+        report = judge.grade(submission(tmp_path / "hangs", {"test_resnet.py": tests}))
+    finally:
+        judge.close()
+    residual = checks(report, RESIDUAL)
+    caught = {name for name, check in residual.items() if check.status == "passed"}
+    assert caught == {"no_final_relu", "add_after_final_relu"}
+    assert report.timing.duration < 15  # 1 s per hanging variant, not the 20 s check limit
 
 
 def test_validate_passes_on_resnet(resnet_judge: Judge) -> None:

@@ -27,7 +27,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ from autograder.spec import AssignmentSpec
 CATCHING = frozenset({"failed", "error", "timeout", "died", "import_error"})
 STATUSES = CATCHING | {"passed", "skipped", "missing"}
 MAX_MESSAGE = 300
+# Against a mutant a test gets this many times its time against the reference (at least
+# MIN_MUTANT_SECONDS, at most the check limit): a test that hangs only on mutants must not
+# use up the submission's time budget.
+MUTANT_SLOWDOWN = 20
+MIN_MUTANT_SECONDS = 5.0
 _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{48,}")  # a long unbroken run: an encoded payload?
 
 
@@ -120,14 +125,15 @@ def _empty_folder(folder: Path) -> None:
 
 
 def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
-                test_module: str, test_file: str, tests: list[str],
-                seed: int) -> dict[str, StudentTestOutcome]:
+                test_module: str, test_file: str, tests: list[str], seed: int,
+                limits: dict[str, float] | None = None) -> dict[str, StudentTestOutcome]:
     """Run ``tests`` (functions of ``test_file``) against one variant.
 
     ``files`` is all the folder holds; ``modules`` (module name -> file) are imported first,
     so the test's ``from resnet import ...`` finds the variant. Tests run one call each on
     one worker; a test that hangs or ends the process costs only itself (the worker is
-    killed and the remaining tests get a fresh one).
+    killed and the remaining tests get a fresh one). ``limits``: seconds per test, below
+    the sandbox's own limit. An outcome's ``seconds`` is measured here, not by the worker.
     """
     results: dict[str, StudentTestOutcome] = {}
     pending = list(tests)
@@ -143,12 +149,14 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
                 except StudentError as exc:  # trusted code that does not import: ours to fix
                     raise RuntimeError(f"the grader's {file} could not be imported: {exc}") from None
             for name in list(pending):
-                seconds = sandbox.timeout()
+                seconds = min(sandbox.timeout(), (limits or {}).get(name, float("inf")))
+                started = time.perf_counter()
                 try:
                     reply = worker.call("run_tests", seconds, module=test_module,
                                         file=test_file, tests=[name], seed=seed)
-                    results[name] = StudentTestOutcome.from_reply(
+                    outcome = StudentTestOutcome.from_reply(
                         reply.get(name) if isinstance(reply, dict) else None)
+                    results[name] = replace(outcome, seconds=round(time.perf_counter() - started, 4))
                 except BudgetExhausted:
                     raise
                 except WorkerTimeout as exc:
@@ -187,15 +195,17 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
         return {**variant, test_file: test_source}
 
     started = time.perf_counter()
-    runs = StudentTestRuns(run_variant(sandbox, files(reference), modules, test_module, test_file,
-                                tests, seed))
+    runs = StudentTestRuns(run_variant(sandbox, files(reference), modules, test_module,
+                                       test_file, tests, seed))
     passing = {t for t, outcome in runs.reference.items() if outcome.passed}
+    limits = {t: max(MIN_MUTANT_SECONDS, MUTANT_SLOWDOWN * runs.reference[t].seconds)
+              for t in passing}
     for mutant in mutants:
         wanted = [t for t in mutant.spec.tests if t in passing]
         if wanted:
             variant = {**reference, mutated_file(spec, mutant.spec): mutant.source.encode()}
             runs.mutants[mutant.name] = run_variant(sandbox, files(variant), modules,
-                                                    test_module, test_file, wanted, seed)
+                                                    test_module, test_file, wanted, seed, limits)
     runs.seconds = round(time.perf_counter() - started, 4)
     return runs
 
@@ -295,8 +305,8 @@ def _subject(ctx: Any, task: str) -> str:
     return next(iter(symbols)) if len(symbols) == 1 else "solution"
 
 
-def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome, test_file: str,
-                      runs: StudentTestRuns) -> BaseException:
+def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome,
+                      test_file: str) -> BaseException:
     """Why a test that does not pass against the reference earns nothing."""
     correct = f"a correct {_subject(ctx, task)}"
     def_line = (test_file, outcome.line) if outcome.line else None
@@ -331,7 +341,7 @@ def check_student_test(ctx: Any, task: str, mutant_name: str) -> None:
     runs = student_test_runs(ctx, test_file)
     reference = runs.reference[task]
     if not reference.passed:
-        raise reference_failure(ctx, task, reference, test_file, runs)
+        raise reference_failure(ctx, task, reference, test_file)
     mutants = {m.name: m for m in ctx.cache.mutants() if task in m.spec.tests}
     mutant = mutants[mutant_name]
     outcome = runs.mutants.get(mutant_name, {}).get(task)
