@@ -73,9 +73,12 @@ NEEDS_REFERENCE_PATH = """
     assert "reference" in resnet.__file__
 """
 NOT_A_MUTANT_PATH = """
-    import resnet
+    import os, resnet
+    folder = os.path.dirname(resnet.__file__)
     assert "mutant" not in resnet.__file__ and resnet.__name__ == "resnet"
-    assert BasicBlock.__module__ == "resnet"
+    assert BasicBlock.__module__ == "resnet" and os.getcwd() == folder
+    assert sorted(f for f in os.listdir(folder) if not f.startswith(".")) == [
+        "resnet.py", "test_resnet.py"]
 """
 # Passes the first time it runs, fails whenever it finds what an earlier run left behind.
 REMEMBERS_EARLIER_RUNS = """
