@@ -39,8 +39,10 @@ STUB = "    # TODO(human): implement this\n    pass\n"
 
 def student_tests(residual: str, batchnorm: str) -> str:
     """The template's test_resnet.py with the two stubs filled in (helpers kept)."""
+    def body(code: str) -> str:
+        return textwrap.indent(textwrap.dedent(code).strip() + "\n", "    ")
+
     head, middle, tail = TEMPLATE.split(STUB)
-    body = lambda code: textwrap.indent(textwrap.dedent(code).strip() + "\n", "    ")  # noqa: E731
     return head + body(residual) + middle + body(batchnorm) + tail
 
 
