@@ -212,6 +212,11 @@ def reports(grade_files: Callable[..., Report]) -> dict[str, Report]:
         nbformat.v4.new_code_cell("%time assert timed == 42\nraise RuntimeError('a teaching "
                                   "cell that fails')"),
     ]
+    # Warnings on stderr, from the student's forward and from PyTorch, cost nothing.
+    linear = cell(magic_notebook, "CustomLinear_solution")
+    linear.source = "import warnings\nwarnings.simplefilter('always')\n" + linear.source.replace(
+        "    def forward(self, x):\n", "    def forward(self, x):\n        warnings.warn('slow path')\n"
+        "        torch.tensor(x)  # PyTorch: 'To copy construct from a tensor...'\n")
     broken = reference_notebook()
     cell(broken, "LearnedNorm_solution").source = "class LearnedNorm(nn.Module:\n    pass"
     broken.cells[2:2] = [nbformat.v4.new_code_cell("print('x' * (100 * 1024 * 1024))"),

@@ -58,7 +58,8 @@ def classify(exc: BaseException | None) -> Outcome:
         if isinstance(exc.cause, (WorkerTimeout, WorkerDied)):
             text = str(exc.cause)
         return Outcome("timeout" if isinstance(exc.cause, WorkerTimeout) else "error",
-                       cap(f"{exc.file} could not be imported: {text}"), location)
+                       cap(f"{exc.file} could not be {'run' if exc.file.endswith('.ipynb') else 'imported'}: "
+                           f"{text}"), location)
     if isinstance(exc, StudentError):
         text, location = describe_student_error(exc)
         return Outcome("error", cap(text), location)

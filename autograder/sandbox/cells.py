@@ -131,13 +131,16 @@ def _on_alarm(signum: int, frame: Any) -> None:
 def run_cells(sources: list[str], module: types.ModuleType, label: str,
               cell_seconds: float | None = None, skip: set[int] = frozenset(),
               describe: Callable[[BaseException], dict[str, Any]] | None = None,
-              raise_errors: bool = False, keep_output: int = OUTPUT_KEPT) -> list[dict[str, Any]]:
+              raise_errors: bool = False, keep_output: int = OUTPUT_KEPT,
+              progress: Path | None = None) -> list[dict[str, Any]]:
     """Execute ``sources`` in ``module``'s namespace; one record per code cell that did not
     simply succeed: ``{"cell": n, "status": "error"|"timeout"|"skipped", "error": ...,
     "output_chars": ...}`` (``output_chars`` also for cells that printed over the cap).
 
     ``label`` prefixes the file name of each cell (``<label> code cell 3``), so tracebacks
     point at the cell. ``raise_errors`` (the reference) re-raises the first failure.
+    ``progress``: a file that holds the number of the cell running, so that whoever stops a
+    notebook that ignored its cell limit can say which cell it was.
     """
     namespace = module.__dict__
     current = {"file": ""}
@@ -159,6 +162,8 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
                 records.append({"cell": number, "status": "skipped", "output_chars": 0})
                 continue
             filename = f"{label} code cell {number}"
+            if progress is not None:
+                progress.write_text(str(number))
             current["file"] = filename
             # Tracebacks and inspect.getsource find the cell's lines here.
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

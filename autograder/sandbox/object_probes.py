@@ -32,6 +32,7 @@ from autograder.sandbox.probes import (
 )
 
 MAX_CELL_RECORDS = 20
+PROGRESS_FILE = ".notebook-progress"  # the code cell running now, for the judge's messages
 # Failed cells of each loaded notebook, by module name: for "defines no X" messages.
 NOTEBOOK_FAILURES: dict[str, list[dict[str, Any]]] = {}
 
@@ -51,7 +52,8 @@ def load_notebook(name: str, file: str, cell_seconds: float = 10.0,
     sys.modules[name] = module
     sys.modules["__main__"] = module
     records = cells.run_cells(sources, module, str(path), cell_seconds=cell_seconds,
-                              skip=set(skip_cells or []), describe=describe_exception)
+                              skip=set(skip_cells or []), describe=describe_exception,
+                              progress=State.scratch / PROGRESS_FILE)
     State.modules[name] = module
     NOTEBOOK_FAILURES[name] = [r for r in records if r["status"] in ("error", "timeout")]
     return {"symbols": sorted(k for k in vars(module) if not k.startswith("_")),

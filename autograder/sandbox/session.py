@@ -8,6 +8,8 @@ the whole.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -85,10 +87,35 @@ class StudentSession:
         that ran out of time the first time, so an endless cell costs its limit once."""
         first = self.notebooks.get(module)
         skip = [r["cell"] for r in first["records"] if r["status"] == "timeout"] if first else []
-        result = worker.call("load_notebook", self._timeout(self.notebook_seconds), name=module,
-                             file=file, cell_seconds=self.cell_seconds, skip_cells=skip)
+        try:
+            result = worker.call("load_notebook", self._timeout(self.notebook_seconds),
+                                 name=module, file=file, cell_seconds=self.cell_seconds,
+                                 skip_cells=skip)
+        except WorkerTimeout as exc:
+            cell = self._running_cell()
+            if cell:
+                exc.args = (f"{exc} (code cell {cell} was still running: it did not stop when "
+                            f"its {self.cell_seconds:g} s were up)",)
+            raise
         if first is None:
             self.notebooks[module] = {"file": file, **result}
+
+    def _running_cell(self) -> int | None:
+        """The cell a stopped notebook was running, as the worker noted it (only a number
+        is taken from the file, and only for the message)."""
+        try:  # the worker owns the folder: never follow a link, never block on a FIFO
+            fd = os.open(self.scratch / ".notebook-progress",
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            text = os.read(fd, 10).decode("ascii", "replace").strip()
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return int(text) if regular and text.isdigit() else None
 
     def _timeout(self, seconds: float | None = None) -> float:
         remaining = self.deadline - time.monotonic()
