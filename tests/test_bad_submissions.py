@@ -35,8 +35,9 @@ def test_missing_file_with_a_near_name(resnet_judge: Judge, make_submission) -> 
 
 
 def test_syntax_error(resnet_judge: Judge, make_submission) -> None:
-    source = REF.replace("    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n"
-                         "        out = self.relu", "    def forward(self, x:\n        out = self.relu", 1)
+    source = REF.replace("    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+                         "        ### BEGIN SOLUTION\n        out = self.relu",
+                         "    def forward(self, x:\n        out = self.relu", 1)
     report = resnet_judge.grade(make_submission({"resnet.py": source}))
     assert report.score == 0
     [feedback] = only_feedback(report)

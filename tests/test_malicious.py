@@ -49,7 +49,8 @@ def test_os_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)"])
 def test_exit_in_forward_earns_nothing(resnet_judge, make_submission, broken_score, exit_call) -> None:
     source = mutate(BROKEN, "        out = self.relu(self.bn1(self.conv1(x)))",
-                    f"        import os, sys\n        {exit_call}\n        out = self.relu(self.bn1(self.conv1(x)))")
+                    f"        import os, sys\n        {exit_call}\n"
+                    "        out = self.relu(self.bn1(self.conv1(x)))")
     report = grade(resnet_judge, make_submission, source)
     assert report.task("BasicBlock").score <= broken_score
     assert report.task("ResNet").score == 10  # graded with a standard block, still fully
