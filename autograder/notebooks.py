@@ -105,8 +105,10 @@ def _code_only(notebook: nbformat.NotebookNode) -> bytes:
 def _cell_problem(file: str, record: dict[str, Any]) -> str:
     where = f"{file} code cell {record['cell']}"
     if record["status"] == "timeout":
+        why = ("the notebook had used up most of its time" if record.get("budget") else
+               "an endless loop, or too much work for grading?")
         return (f"{where} did not finish within {record.get('seconds', 0):g} s and was stopped "
-                "(an endless loop, or too much work for grading?); the cells after it still ran")
+                f"({why}); the cells after it still ran")
     if record["status"] == "error":
         error = record.get("error") or {}
         frames = error.get("frames") or []

@@ -427,3 +427,18 @@ def test_notebook_checks_are_data_only() -> None:
     assert json.loads(cleaned)["cells"] == [{"cell_type": "code", "source": "x = 1\ny = 2"}]
     assert to_python("!pip install foo") == "get_ipython().system('pip install foo')\n"
     assert to_python("%matplotlib inline") == "get_ipython().run_line_magic('matplotlib', 'inline')\n"
+
+
+def test_cell_budget_keeps_time_for_later_cells() -> None:
+    """Slow cells first: each is stopped, the budget shrinks, the last cell still runs."""
+    import types
+
+    from autograder.sandbox.cells import run_cells
+
+    module = types.ModuleType("notebook")
+    records = run_cells(["while True:\n    pass"] * 3 + ["defined = True"], module, "nb",
+                        cell_seconds=1, budget_seconds=1.5)
+    assert [r["status"] for r in records] == ["timeout"] * 3
+    assert records[0]["seconds"] == 1 and not records[0]["budget"]
+    assert records[1]["budget"] and records[1]["seconds"] < 1
+    assert module.defined is True

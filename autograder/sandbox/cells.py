@@ -26,6 +26,8 @@ from IPython.core.inputtransformer2 import TransformerManager
 # Magics whose code still runs (once); every other magic and shell command is ignored.
 _RUNNING_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 OUTPUT_KEPT = 64 * 1024  # characters of a cell's output passed on to the worker's log
+MIN_CELL_SECONDS = 0.2  # the least a cell gets when the notebook's budget runs low
+RESERVE_SECONDS = 0.05  # kept back for each later cell (most cells take milliseconds)
 
 
 class CellTimeout(BaseException):
@@ -132,7 +134,8 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
               cell_seconds: float | None = None, skip: set[int] = frozenset(),
               describe: Callable[[BaseException], dict[str, Any]] | None = None,
               raise_errors: bool = False, keep_output: int = OUTPUT_KEPT,
-              progress: Path | None = None) -> list[dict[str, Any]]:
+              progress: Path | None = None, budget_seconds: float | None = None
+              ) -> list[dict[str, Any]]:
     """Execute ``sources`` in ``module``'s namespace; one record per code cell that did not
     simply succeed: ``{"cell": n, "status": "error"|"timeout"|"skipped", "error": ...,
     "output_chars": ...}`` (``output_chars`` also for cells that printed over the cap).
@@ -140,7 +143,10 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
     ``label`` prefixes the file name of each cell (``<label> code cell 3``), so tracebacks
     point at the cell. ``raise_errors`` (the reference) re-raises the first failure.
     ``progress``: a file that holds the number of the cell running, so that whoever stops a
-    notebook that ignored its cell limit can say which cell it was.
+    notebook that ignored its cell limit can say which cell it was. ``budget_seconds``: the
+    whole notebook's time; a cell gets less than ``cell_seconds`` when the budget runs low,
+    keeping a moment for each later cell, so the exercise cells at the end still run after
+    slow cells before them.
     """
     namespace = module.__dict__
     current = {"file": ""}
@@ -155,6 +161,7 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
     records: list[dict[str, Any]] = []
     saved_streams = sys.stdout, sys.stderr
     use_alarm = cell_seconds is not None and cell_seconds > 0
+    deadline = time.monotonic() + budget_seconds if budget_seconds else None
     saved_handler = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
     try:
         for number, source in enumerate(sources, start=1):
@@ -174,14 +181,20 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
             started = time.perf_counter()
             try:
                 if use_alarm:
-                    signal.setitimer(signal.ITIMER_REAL, cell_seconds)
+                    allowed = cell_seconds
+                    if deadline is not None:
+                        later = len(sources) - number
+                        allowed = max(MIN_CELL_SECONDS, min(
+                            cell_seconds, deadline - time.monotonic() - RESERVE_SECONDS * later))
+                    signal.setitimer(signal.ITIMER_REAL, allowed)
                 try:
                     run(source, "")
                 finally:
                     if use_alarm:
                         signal.setitimer(signal.ITIMER_REAL, 0)
             except CellTimeout:
-                record.update(status="timeout", seconds=cell_seconds)
+                record.update(status="timeout", seconds=round(allowed, 2),
+                              budget=allowed < cell_seconds)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from a cell too
                 if raise_errors:
                     raise

@@ -39,11 +39,13 @@ NOTEBOOK_FAILURES: dict[str, list[dict[str, Any]]] = {}
 
 @operation
 def load_notebook(name: str, file: str, cell_seconds: float = 10.0,
-                  skip_cells: list[int] | None = None) -> dict[str, Any]:
+                  skip_cells: list[int] | None = None,
+                  budget_seconds: float | None = None) -> dict[str, Any]:
     """Run the notebook's code cells in order as module ``name``; report cells that failed.
 
     The namespace is ``__main__``, as in Jupyter. Cells in ``skip_cells`` (those that ran
-    out of time in an earlier worker) are not run again.
+    out of time in an earlier worker) are not run again. ``budget_seconds``: the time all
+    cells may take (see :func:`autograder.sandbox.cells.run_cells`).
     """
     path = State.scratch / file
     sources = cells.read_code_cells(path)
@@ -53,7 +55,8 @@ def load_notebook(name: str, file: str, cell_seconds: float = 10.0,
     sys.modules["__main__"] = module
     records = cells.run_cells(sources, module, str(path), cell_seconds=cell_seconds,
                               skip=set(skip_cells or []), describe=describe_exception,
-                              progress=State.scratch / PROGRESS_FILE)
+                              progress=State.scratch / PROGRESS_FILE,
+                              budget_seconds=budget_seconds)
     State.modules[name] = module
     NOTEBOOK_FAILURES[name] = [r for r in records if r["status"] in ("error", "timeout")]
     return {"symbols": sorted(k for k in vars(module) if not k.startswith("_")),

@@ -87,10 +87,11 @@ class StudentSession:
         that ran out of time the first time, so an endless cell costs its limit once."""
         first = self.notebooks.get(module)
         skip = [r["cell"] for r in first["records"] if r["status"] == "timeout"] if first else []
-        try:
-            result = worker.call("load_notebook", self._timeout(self.notebook_seconds),
-                                 name=module, file=file, cell_seconds=self.cell_seconds,
-                                 skip_cells=skip)
+        timeout = self._timeout(self.notebook_seconds)
+        try:  # the worker spreads most of the time over the cells; the rest is for its reply
+            result = worker.call("load_notebook", timeout, name=module, file=file,
+                                 cell_seconds=self.cell_seconds, skip_cells=skip,
+                                 budget_seconds=max(1.0, 0.9 * timeout - 1))
         except WorkerTimeout as exc:
             cell = self._running_cell()
             if cell:
