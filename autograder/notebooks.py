@@ -44,6 +44,8 @@ def check_notebook(name: str, data: bytes) -> tuple[str | None, bytes]:
         return f"{name} is not a Jupyter notebook (it is not UTF-8 text): {_resave_hint(name)}", b""
     try:
         raw = json.loads(text)
+    except RecursionError:
+        return f"{name} could not be read: its JSON is nested too deeply. Please {_resave_hint(name)}", b""
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         what = ("it is empty" if not text.strip() else

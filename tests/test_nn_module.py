@@ -209,6 +209,7 @@ def reports(grade_files: Callable[..., Report]) -> dict[str, Report]:
     magic_notebook.cells[1:1] = [
         nbformat.v4.new_code_cell("!pip install foo\n%matplotlib inline"),
         nbformat.v4.new_code_cell("%%time\nfiles = !ls\ndisplay(files)\ntimed = 41 + 1"),
+        nbformat.v4.new_code_cell("%load_ext autoreload\n%run helpers.py\nassert HELP == 7"),
         nbformat.v4.new_code_cell("%time assert timed == 42\nraise RuntimeError('a teaching "
                                   "cell that fails')"),
     ]
@@ -232,7 +233,8 @@ def reports(grade_files: Callable[..., Report]) -> dict[str, Report]:
             LearnedNorm=BATCH_STATISTICS_NORM)}),
         "bugs B": grade_files("bugs_b", {"nn_module.ipynb": with_solutions(
             CustomLinear=LIST_OF_LAYERS_LINEAR, FeatureExtractor=FORGETFUL_EXTRACTOR)}),
-        "magics": grade_files("magics", {"nn_module.ipynb": magic_notebook}),
+        "magics": grade_files("magics", {"nn_module.ipynb": magic_notebook,
+                                         "helpers.py": "HELP = 7\n"}),
         "broken": grade_files("broken", {"nn_module.ipynb": broken}),
     }
 
@@ -312,7 +314,7 @@ def test_magics_and_shell_escapes_are_neutralised(reports: dict[str, Report]) ->
     assert report.score == 30, failing(report)
     # %%time ran its body (42), %time its statement; the failing cell is reported alone.
     assert report.problems == [
-        "nn_module.ipynb code cell 3 raised RuntimeError: a teaching cell that fails (line 2: "
+        "nn_module.ipynb code cell 4 raised RuntimeError: a teaching cell that fails (line 2: "
         "`raise RuntimeError('a teaching cell that fails')`); the cells after it still ran"]
 
 
@@ -425,6 +427,8 @@ def test_notebook_checks_are_data_only() -> None:
     problem, cleaned = check_notebook("nn_module.ipynb", json.dumps(notebook).encode())
     assert problem is None
     assert json.loads(cleaned)["cells"] == [{"cell_type": "code", "source": "x = 1\ny = 2"}]
+    problem, _ = check_notebook("nn_module.ipynb", b"[" * 100_000 + b"]" * 100_000)
+    assert problem is not None and "nested too deeply" in problem
     assert to_python("!pip install foo") == "get_ipython().system('pip install foo')\n"
     assert to_python("%matplotlib inline") == "get_ipython().run_line_magic('matplotlib', 'inline')\n"
 

@@ -109,6 +109,12 @@ class ShellStub:
     def run_line_magic(self, name: str, line: str, *args: Any, **kwargs: Any) -> None:
         if name in _RUNNING_MAGICS and line.strip():
             self._run(line, "<magic>")
+        elif name == "run" and line.strip().endswith(".py"):
+            # %run helpers.py: a script of the submission, run into the notebook's namespace
+            script = Path(line.strip().split()[-1])
+            if script.is_file():
+                code = compile(script.read_text(encoding="utf-8"), str(script.resolve()), "exec")
+                exec(code, self.user_ns)
 
     def run_cell_magic(self, name: str, line: str, cell: str, *args: Any, **kwargs: Any) -> None:
         if name in _RUNNING_MAGICS:
