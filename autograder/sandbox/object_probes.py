@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch._dynamo  # noqa: F401  (the first optimiser a notebook builds would import it: ~1 s per worker)
+import torch._dynamo  # noqa: F401  (torchvision loads it too; an optimiser needs it: ~1 s if not preloaded)
 from torch import nn
 
 from autograder.sandbox import cells, standard
