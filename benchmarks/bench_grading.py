@@ -42,7 +42,8 @@ def make_submissions(folder: Path, count: int) -> list[Path]:
         path = folder / f"student{index:03d}"
         path.mkdir()
         for name, text in kinds[index % len(kinds)].items():
-            (path / name).write_text(text)
+            # Every student's files differ, as in a real class: no result is reused.
+            (path / name).write_text(f"{text}\n# student {index}\n")
         paths.append(path)
     return paths
 

@@ -194,8 +194,8 @@ def compare_with_reference(ctx: Any, student: StudentCode, symbol: str, args: tu
         return run_reference(model, x, mode, ctx.seed, trace_shape)
 
     ref = ctx.cache.get(f"run:{key}:{mode}:{input_shape}", reference_run)
-    try:
-        remote, student_trace = build_traced(student, symbol, args, kwargs, trace_shape)
+    try:  # shared: every comparison loads all weights and buffers before it runs
+        remote, student_trace = build_traced(student, symbol, args, kwargs, trace_shape, shared=True)
     except StudentError as error:
         explain_structure(student, symbol, args, kwargs, ref.trace, error)
         raise

@@ -10,6 +10,7 @@ cannot ask for more workers). It exits when its parent closes its standard input
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
@@ -132,6 +133,9 @@ class Zygote:
 
 def main() -> None:
     _warm_up()
+    # Objects that exist now are never collected here: a worker's garbage collector then
+    # does not write to (and so copy) every page it inherits.
+    gc.freeze()
     zygote = Zygote(sys.argv[1])
     sys.stdout.write("ready\n")
     sys.stdout.flush()
