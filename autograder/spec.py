@@ -35,6 +35,10 @@ class FileSpec(BaseModel):
 class TaskSpec(BaseModel):
     name: str
     points: float = Field(gt=0)
+    hidden_weight: float = Field(
+        0, ge=0, description="total weight of the task's hidden checks, so that a copy of the "
+        "grader without them (what students get) still scores public checks at their true share; "
+        "grading with the hidden checks verifies it")
     file: str = Field(description="the submission file this task grades")
     description: str = ""
 

@@ -96,3 +96,22 @@ def test_check_on_the_template_shows_hints() -> None:
     assert result.returncode == 0
     assert "forward returned NoneType" in result.stdout
     assert "0 of " in result.stdout
+
+
+def test_a_copy_without_hidden_checks_scores_public_checks_the_same(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    """Students get the grader without checks/hidden; `check` must still say what the
+    public checks are worth and what is left, from assignment.toml's hidden_weight."""
+    import shutil
+
+    from autograder import api
+
+    full = api.check(EXAMPLES / "buggy_student", "resnet")
+    for folder in ("assignments", "reference", "student_template"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.rmtree(tmp_path / "assignments" / "resnet" / "checks" / "hidden")
+    monkeypatch.setenv("AUTOGRADER_HOME", str(tmp_path))
+    public_only = api.check(EXAMPLES / "buggy_student", "resnet")
+    assert public_only.hidden_points == full.hidden_points > 0
+    assert public_only.report.max_score == full.report.max_score
+    assert public_only.report.score == full.report.score

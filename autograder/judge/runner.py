@@ -99,7 +99,7 @@ class Judge:
                     plugins=[plugin],
                 )
             problems = list(submission.problems) + list(submission.file_problems.values())
-            problems += plugin.collection_errors
+            problems += plugin.collection_errors + hidden_weight_problems(self.spec, plugin.checks)
             if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
                 problems.append(f"the grader could not run the checks (pytest exit status "
                                 f"{int(exit_code)}); this is a grader problem, tell your instructor")
@@ -128,6 +128,24 @@ def environment(sandbox: str) -> Environment:
                        platform=f"{sys.platform}-{platform.machine()}", sandbox=sandbox)
 
 
+def hidden_checks_present(spec: AssignmentSpec) -> bool:
+    return (spec.checks_dir / "hidden").is_dir()
+
+
+def hidden_weight_problems(spec: AssignmentSpec, checks: list[CheckInfo]) -> list[str]:
+    """Where assignment.toml's ``hidden_weight`` disagrees with the hidden checks present."""
+    if not hidden_checks_present(spec):
+        return []
+    problems = []
+    for task in spec.tasks:
+        actual = sum(c.weight for c in checks if c.task == task.name and not c.public)
+        if abs(actual - task.hidden_weight) > 1e-9:
+            problems.append(f"assignment.toml gives task {task.name} hidden_weight "
+                            f"{task.hidden_weight:g} but its hidden checks weigh {actual:g}: "
+                            "update it, or a copy without hidden checks scores public ones wrong")
+    return problems
+
+
 def build_report(spec: AssignmentSpec, checks: list[CheckInfo], run_hidden: bool,
                  problems: list[str], submission: SubmissionInfo, timing: Timing,
                  env: Environment, seed: int) -> Report:
@@ -135,7 +153,9 @@ def build_report(spec: AssignmentSpec, checks: list[CheckInfo], run_hidden: bool
     tasks = []
     for task in spec.tasks:
         own = [c for c in checks if c.task == task.name]
-        total_weight = sum(c.weight for c in own) or 1.0
+        # Without the hidden checks (a student's copy), their declared weight stands in.
+        absent = 0.0 if hidden_checks_present(spec) else task.hidden_weight
+        total_weight = sum(c.weight for c in own) + absent or 1.0
         tests = []
         for check in own:
             if not (check.public or run_hidden):
