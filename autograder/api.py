@@ -73,9 +73,10 @@ def expand_submissions(paths: list[Path], spec: AssignmentSpec) -> list[Path]:
 
 
 @contextmanager
-def judging(spec: AssignmentSpec, seed: int | None = None) -> Iterator[Judge]:
+def judging(spec: AssignmentSpec, seed: int | None = None,
+            tasks: list[str] | None = None) -> Iterator[Judge]:
     zygote = new_zygote()
-    judge = Judge(spec, zygote, seed)
+    judge = Judge(spec, zygote, seed, tasks)
     try:
         yield judge
     finally:
@@ -86,9 +87,10 @@ def judging(spec: AssignmentSpec, seed: int | None = None) -> Iterator[Judge]:
 _judge: Judge | None = None
 
 
-def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None) -> None:
+def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None,
+                 tasks: list[str] | None) -> None:
     global _judge
-    _judge = Judge(spec, zygote, seed)
+    _judge = Judge(spec, zygote, seed, tasks)
     multiprocessing.util.Finalize(_judge, _judge.close, exitpriority=10)
 
 
@@ -98,13 +100,16 @@ def _grade_in_judge(path: Path) -> Report:
 
 
 def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = None,
-          on_report: ProgressCallback | None = None) -> list[Report]:
-    """Grade submissions (hidden and public checks); reports come back in input order."""
+          on_report: ProgressCallback | None = None,
+          tasks: list[str] | None = None) -> list[Report]:
+    """Grade submissions (hidden and public checks); reports come back in input order.
+    ``tasks`` limits grading to those tasks (all by default)."""
     spec = load_assignment(assignment)
+    spec.only(tasks)  # an unknown task is an error here, before any judge starts
     submissions = expand_submissions(paths, spec)
     if jobs <= 1 or len(submissions) == 1:
         reports = []
-        with judging(spec, seed) as judge:
+        with judging(spec, seed, tasks) as judge:
             for path in submissions:
                 reports.append(judge.grade(path))
                 if on_report:
@@ -119,7 +124,7 @@ def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = 
         results: dict[int, Report] = {}
         with ProcessPoolExecutor(max_workers=min(jobs, len(submissions)), mp_context=context,
                                  initializer=_start_judge,
-                                 initargs=(spec, zygote, seed)) as pool:
+                                 initargs=(spec, zygote, seed, tasks)) as pool:
             futures = {pool.submit(_grade_in_judge, p): i for i, p in enumerate(submissions)}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()

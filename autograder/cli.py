@@ -116,9 +116,11 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Submissions graded in parallel.")
 @click.option("--seed", type=int, default=None, help="Override the assignment's seed.")
+@click.option("-t", "--task", "tasks", multiple=True,
+              help="Grade only this task (repeatable); all tasks by default.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every check's result.")
 def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: int,
-          seed: int | None, verbose: bool) -> None:
+          seed: int | None, tasks: tuple[str, ...], verbose: bool) -> None:
     """Grade SUBMISSIONS (folders, zips, or folders of them) with all checks.
 
     Writes one JSON report per submission and prints a summary table.
@@ -132,7 +134,7 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
     from autograder import api
     from autograder.report.text import report_details, summary_table
 
-    spec = api.load_assignment(assignment)
+    spec = api.load_assignment(assignment).only(list(tasks))
     count = len(api.expand_submissions(list(submissions), spec))
     writer = api.ReportWriter(output, count)
 
@@ -142,7 +144,8 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
 
     with click.progressbar(length=count, label=f"grading {count} submission(s)",
                            file=sys.stderr, show_pos=True) as bar:
-        reports = api.grade(list(submissions), assignment, jobs=jobs, seed=seed, on_report=done)
+        reports = api.grade(list(submissions), assignment, jobs=jobs, seed=seed, on_report=done,
+                            tasks=list(tasks) or None)
     written = writer.written
     if verbose:
         for report in reports:

@@ -95,6 +95,16 @@ class AssignmentSpec(BaseModel):
     def file(self, name: str) -> FileSpec:
         return next(f for f in self.files if f.name == name)
 
+    def only(self, tasks: list[str] | None) -> AssignmentSpec:
+        """This assignment restricted to ``tasks`` (all of them when None or empty)."""
+        if not tasks:
+            return self
+        unknown = set(tasks) - {t.name for t in self.tasks}
+        if unknown:
+            known = ", ".join(t.name for t in self.tasks)
+            raise UserError(f"unknown task {', '.join(sorted(unknown))} (known: {known})")
+        return self.model_copy(update={"tasks": [t for t in self.tasks if t.name in tasks]})
+
     def task(self, name: str) -> TaskSpec:
         return next(t for t in self.tasks if t.name == name)
 

@@ -44,6 +44,7 @@ class InProcessSession:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--submission", required=True)
     parser.addoption("--assignment", default="resnet")
+    parser.addoption("--task", action="append", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,4 +52,6 @@ def pytest_configure(config: pytest.Config) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="baseline-"))
     submission = ingest(Path(config.getoption("--submission")), spec, scratch)
     context = GradingContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
-    config.pluginmanager.register(JudgePlugin(context), "autograder-judge")
+    tasks = config.getoption("--task")
+    config.pluginmanager.register(JudgePlugin(context, tasks=set(tasks) if tasks else None),
+                                  "autograder-judge")

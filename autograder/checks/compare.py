@@ -33,7 +33,11 @@ def random_input(shape: tuple[int, ...], seed: int, scale: float = 1.0) -> torch
 def difference_summary(actual: torch.Tensor, expected: torch.Tensor) -> str:
     diff = (actual.double() - expected.double()).abs()
     worst = int(diff.argmax())
-    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), diff.shape))
+    index, rest = [], worst
+    for size in reversed(diff.shape):  # unravel the flat index by hand: torch's is slow
+        rest, position = divmod(rest, size)
+        index.insert(0, position)
+    index = tuple(index)
     share = float((diff > 1e-4 + 1e-4 * expected.double().abs()).double().mean()) * 100
     return (f"largest difference {float(diff.max()):.4g} at index {index} (expected "
             f"{float(expected.flatten()[worst]):.4g}, got {float(actual.flatten()[worst]):.4g}); "

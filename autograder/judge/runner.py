@@ -64,7 +64,10 @@ def _isolated_pytest_env() -> Iterator[None]:
 class Judge:
     """Grades submissions of one assignment; keeps reference work cached between them."""
 
-    def __init__(self, spec: AssignmentSpec, zygote: Zygote, seed: int | None = None) -> None:
+    def __init__(self, spec: AssignmentSpec, zygote: Zygote, seed: int | None = None,
+                 tasks: list[str] | None = None) -> None:
+        self.graded = spec.only(tasks)  # what reports cover; checks come from all of spec
+        self.tasks = {t.name for t in self.graded.tasks} if tasks else None
         self.spec = spec
         self.zygote = zygote
         self.seed = spec.seed if seed is None else seed
@@ -90,7 +93,7 @@ class Judge:
                                      cell_seconds=self.spec.limits.cell_seconds,
                                      notebook_seconds=self.spec.limits.notebook_seconds)
             ctx = GradingContext(self.spec, submission, session, self.cache, self.seed)
-            plugin = JudgePlugin(ctx, run_hidden=run_hidden)
+            plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():
                 exit_code = pytest.main(
                     [str(self.spec.checks_dir), "-c", str(PYTEST_INI), "--rootdir",
@@ -99,14 +102,15 @@ class Judge:
                     plugins=[plugin],
                 )
             problems = list(submission.problems) + list(submission.file_problems.values())
-            problems += plugin.collection_errors + hidden_weight_problems(self.spec, plugin.checks)
+            problems += plugin.collection_errors
+            problems += hidden_weight_problems(self.graded, plugin.checks)
             if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
                 problems.append(f"the grader could not run the checks (pytest exit status "
                                 f"{int(exit_code)}); this is a grader problem, tell your instructor")
             problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
-            return build_report(self.spec, plugin.checks, run_hidden, problems,
+            return build_report(self.graded, plugin.checks, run_hidden, problems,
                                 SubmissionInfo(id=submission.id, path=str(path),
                                                content_hash=submission.content_hash,
                                                files=sorted(submission.files)),

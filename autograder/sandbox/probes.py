@@ -321,15 +321,17 @@ def parameter_stats(handle: int) -> list[dict[str, Any]]:
     stats = []
     for module_name, module in model.named_modules():
         for name, p in module.named_parameters(recurse=False):
-            data = p.detach().double()
+            data = p.detach().float()
+            std, mean = torch.std_mean(data) if data.numel() > 1 else (torch.zeros(()), data.mean())
+            low, high = torch.aminmax(data)
             stats.append({
                 "name": f"{module_name}.{name}" if module_name else name,
                 "kind": torch_kind(module),
                 "shape": list(p.shape),
-                "mean": float(data.mean()),
-                "std": float(data.std()) if data.numel() > 1 else 0.0,
-                "min": float(data.min()),
-                "max": float(data.max()),
+                "mean": float(mean),
+                "std": float(std),
+                "min": float(low),
+                "max": float(high),
             })
     return stats
 

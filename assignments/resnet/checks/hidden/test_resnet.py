@@ -66,14 +66,19 @@ def test_output_shapes(student):
                               f"expected {expected}")
 
 
-def _small_network(student):
-    return student.build("ResNet", student.standard("BasicBlock"), [1, 1, 1, 1],
-                         num_classes=10, shared=True)
+def _initial_parameters(student):
+    """Statistics of every parameter of a freshly built (CPU) ResNet, computed once."""
+    key = "initial parameter statistics"
+    if key not in student.session.memo:
+        network = student.build("ResNet", student.standard("BasicBlock"), [1, 1, 1, 1],
+                                num_classes=10, shared=True)
+        student.session.memo[key] = network.parameter_stats()
+    return student.session.memo[key]
 
 
 def test_kaiming_initialisation(student):
     """Convolutions start from Kaiming normal initialisation with mode='fan_out'"""
-    stats = [s for s in _small_network(student).parameter_stats()
+    stats = [s for s in _initial_parameters(student)
              if s["kind"] == "Conv2d" and s["name"].endswith("weight")]
     if not stats:
         raise CheckFailed("ResNet(...) has no registered Conv2d layers to initialise")
@@ -94,7 +99,7 @@ def test_kaiming_initialisation(student):
 
 def test_batchnorm_initialisation(student):
     """Every BatchNorm2d starts with weight 1 and bias 0"""
-    stats = [s for s in _small_network(student).parameter_stats() if s["kind"] == "BatchNorm2d"]
+    stats = [s for s in _initial_parameters(student) if s["kind"] == "BatchNorm2d"]
     if not stats:
         raise CheckFailed("ResNet(...) has no registered BatchNorm2d layers to initialise")
     for stat in stats:
