@@ -58,15 +58,20 @@ def test_grade_many_writes_one_report_each(tmp_path: Path) -> None:
 
 def test_grade_one_writes_the_named_file(tmp_path: Path) -> None:
     target = tmp_path / "good.json"
-    result = run("grade", str(EXAMPLES / "good_student"), "-a", "resnet", "-o", str(target))
+    result = run("grade", str(EXAMPLES / "good_student"), "-a", "resnet", "-o", str(target),
+                 "--task", "BasicBlock")
     assert result.returncode == 0, result.stderr
-    assert json.loads(target.read_text())["submission"]["id"] == "good_student"
+    report = json.loads(target.read_text())
+    assert report["submission"]["id"] == "good_student"
+    assert [t["name"] for t in report["tasks"]] == ["BasicBlock"]
+    assert report["score"] == report["max_score"] == 10
 
 
 @pytest.mark.parametrize("args, message", [
     (["grade", "examples/resnet", "-a", "nope"], "unknown assignment 'nope' (known: "),
     (["grade", "no/such/folder", "-a", "resnet"], "submission path does not exist: no/such/folder"),
     (["check", "no/such/folder"], "path does not exist: no/such/folder"),
+    (["grade", "examples/resnet", "-a", "resnet", "-t", "Nope"], "unknown task Nope (known: "),
 ])
 def test_errors_are_one_clear_line(args: list[str], message: str) -> None:
     result = run(*args)
