@@ -29,7 +29,7 @@ def test_constructor(student):
 @pytest.mark.parametrize("in_channels, out_channels, stride, expected", [
     (8, 8, 1, (2, 8, 8, 8)),
     (8, 16, 2, (2, 16, 4, 4)),
-])
+], ids=["8 to 8 channels, stride 1", "8 to 16 channels, stride 2"])
 def test_output_shape(student, in_channels, out_channels, stride, expected):
     """A block keeps the size at stride 1 and halves it at stride 2"""
     block = student.build("BasicBlock", in_channels, out_channels, stride=stride)
