@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autograder import release as release_module
 from autograder.errors import UserError
 from autograder.judge.runner import Judge
 from autograder.report.model import Report
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
-from autograder.validate import Validation
 
 if TYPE_CHECKING:
     from autograder.report.audience import Audience
     from autograder.report.nbgrader_gradebook import GradebookExport
+    from autograder.validate import Validation
 
 ProgressCallback = Callable[[Report], None]
 
@@ -35,6 +34,8 @@ def report_schema() -> dict[str, Any]:
 
 
 def release(assignment: str) -> list[Path]:
+    from autograder import release as release_module  # nbgrader: imported only when needed
+
     return release_module.release(load_assignment(assignment))
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbformat.validator import ValidationError
+if TYPE_CHECKING:
+    import nbformat
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
 
@@ -34,6 +34,9 @@ def _resave_hint(name: str) -> str:
 def check_notebook(name: str, data: bytes) -> tuple[str | None, bytes]:
     """``(problem, cleaned)``: a sentence saying why ``data`` cannot be graded as a notebook
     (None when it can), and the notebook to grade, without saved outputs."""
+    import nbformat  # here, not at the top: it costs a second and most graders never need it
+    from nbformat.validator import ValidationError
+
     if len(data) > MAX_NOTEBOOK_BYTES:
         return (f"{name} is larger than {MAX_NOTEBOOK_BYTES // (1024 * 1024)} MB, probably "
                 "because of saved output: clear all outputs (Edit > Clear Outputs of All "
