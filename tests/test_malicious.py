@@ -247,3 +247,47 @@ def test_api_reports_come_from_the_judge_not_the_worker(make_submission) -> None
     folder = make_submission({"resnet.py": REF})
     [report] = api.grade([folder], "resnet")
     assert report.score == 20
+
+
+def test_a_worker_cannot_ask_the_zygote_for_more_workers(zygote, tmp_path) -> None:
+    """Even knowing the zygote's socket name, student code gets no worker from it."""
+    session = _session(zygote, tmp_path, f'''
+import socket, struct, json
+def ask():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(5)
+    try:
+        sock.connect("\\0" + {zygote.socket_name!r})
+        header = json.dumps({{"op": "spawn", "scratch": "/", "readable": ["/"], "limits": {{}}}})
+        payload = struct.pack("!I", len(header)) + header.encode()
+        sock.sendall(struct.pack("!Q", len(payload)) + payload)
+        answer = len(sock.recv(100))
+    except OSError:
+        answer = -1
+    open("answer.txt", "w").write(str(answer))
+''')
+    _call(session, "ask")
+    assert (tmp_path / "answer.txt").read_text() in ("-1", "0"), "the zygote answered a worker"
+    session.close()
+
+
+def test_daemons_do_not_outlive_their_worker(zygote, tmp_path) -> None:
+    session = _session(zygote, tmp_path, '''
+import os, time
+def daemon():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            open("daemon.pid", "w").write(str(os.getpid()))
+            time.sleep(600)
+        os._exit(0)
+    time.sleep(0.5)
+    return 1
+''')
+    _call(session, "daemon")
+    pid = int((tmp_path / "daemon.pid").read_text())
+    session.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid), "a daemon started by student code outlived its worker"

@@ -104,6 +104,18 @@ LEAK_LONG = """
     import inspect, resnet
     raise ValueError(inspect.getsource(resnet.BasicBlock))
 """
+# Encoded leaks and side channels a reviewer found: a reversed copy of the code under test,
+# and telling the reference run from mutant runs by the CPU limit it gets.
+LEAK_REVERSED = """
+    import resnet
+    raise ValueError(open(resnet.__file__).read()[::-1][:250])
+"""
+CPU_LIMIT_PROBE = """
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_CPU)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    assert soft - (usage.ru_utime + usage.ru_stime) > 12
+"""
 LEAK_LINE = """
     import inspect, resnet
     lines = [l.strip() for l in inspect.getsource(resnet).splitlines() if "shortcut(x)" in l]
@@ -130,6 +142,7 @@ SUBMISSIONS = {
         f"def {BATCHNORM}():", f"def {BATCHNORM}(tmp_path):")},
     "leaks": {"test_resnet.py": student_tests(LEAK_LONG, LEAK_LINE)},
     "leak_assert": {"test_resnet.py": student_tests(LEAK_ASSERT, READS_REFERENCE_FILE)},
+    "side_channels": {"test_resnet.py": student_tests(LEAK_REVERSED, CPU_LIMIT_PROBE)},
     "syntax_error": {"test_resnet.py": "def test_residual_addition_happens(:\n    pass\n"},
     # pytest machinery shipped with a submission must not run: it would turn failures green.
     "conftest": {
@@ -253,9 +266,11 @@ def test_errors_earn_nothing_and_say_why(reports: dict[str, Report]) -> None:
     assert report.task(RESIDUAL).score == 0 and report.task(BATCHNORM).score == 0
     check = report.task(RESIDUAL).tests[0]
     assert "fails against a correct BasicBlock" in check.feedback
-    assert "NameError: name 'blokc' is not defined" in check.feedback
+    # Only the exception's name and the student's own line: during the reference run a
+    # message could carry the reference's source.
+    assert "NameError (at test_resnet.py line" in check.feedback
+    assert "`out = blokc(torch.randn(1, 64, 8, 8))`" in check.feedback
     assert check.location.file == "test_resnet.py"
-    assert "takes arguments (tmp_path)" in feedback(report, BATCHNORM)
     assert "pytest fixtures are not available" in feedback(report, BATCHNORM)
 
 
@@ -281,6 +296,15 @@ def test_feedback_never_shows_the_code_under_test(reports: dict[str, Report]) ->
     assert "ValueError (at test_resnet.py" in feedback(reports["leaks"], RESIDUAL)
 
 
+def test_encoded_leaks_and_limit_probes_earn_nothing(reports: dict[str, Report]) -> None:
+    report = reports["side_channels"]
+    assert report.task(RESIDUAL).score == 0 and report.task(BATCHNORM).score == 0
+    text = feedback(report, RESIDUAL)
+    reference = (REFERENCE / "resnet.py").read_text()
+    assert reference[::-1][:250][40:80] not in text
+    assert "ValueError (at test_resnet.py" in text
+
+
 @pytest.mark.skipif(not landlock_abi(), reason="needs Landlock to hide the reference")
 def test_a_test_cannot_read_the_reference(reports: dict[str, Report]) -> None:
     report = reports["leak_assert"]
@@ -289,21 +313,20 @@ def test_a_test_cannot_read_the_reference(reports: dict[str, Report]) -> None:
 
 
 def test_messages_that_could_carry_source_are_withheld() -> None:
-    source = "class Block:\n    def forward(self, x):\n        return self.relu(out + x)\n"
     quoting = StudentTestOutcome("error", "RuntimeError", "return self.relu(out + x)", builtin=True)
     encoded = StudentTestOutcome("error", "RuntimeError",
                                  "Y2xhc3MgQmxvY2s6CiAgICBkZWYgZm9yd2FyZChzZWxmLCB4KToK")
     custom = StudentTestOutcome("error", "return_self_relu_out", "x", builtin=False)
     fake_builtin = StudentTestOutcome("error", "return_self_relu_out", "x", builtin=True)
     plain = StudentTestOutcome("error", "ZeroDivisionError", "division by zero", builtin=True)
-    assert safe_error_text(quoting, "", [source]) == "RuntimeError"
-    assert safe_error_text(encoded, "", [source]) == "RuntimeError"
-    assert safe_error_text(custom, "", [source]) == "it raised an exception of its own"
-    assert safe_error_text(fake_builtin, "", [source]) == "it raised an exception of its own"
-    assert safe_error_text(plain, "", [source]) == "ZeroDivisionError: division by zero"
+    assert safe_error_text(quoting, "") == "RuntimeError"
+    assert safe_error_text(encoded, "") == "RuntimeError"
+    assert safe_error_text(custom, "") == "it raised an exception of its own"
+    assert safe_error_text(fake_builtin, "") == "it raised an exception of its own"
+    assert safe_error_text(plain, "") == "ZeroDivisionError"  # messages are never shown
     mine = StudentTestOutcome("failed", "AssertionError", "outputs agree")
-    assert safe_error_text(mine, 'assert a, "outputs agree"', []) == "AssertionError: outputs agree"
-    assert safe_error_text(mine, "assert a", []) == "an assertion failed"
+    assert safe_error_text(mine, 'assert a, "outputs agree"') == "AssertionError: outputs agree"
+    assert safe_error_text(mine, "assert a") == "an assertion failed"
 
 
 def test_a_test_that_hangs_times_out(resnet_judge: Judge, tmp_path: Path) -> None:

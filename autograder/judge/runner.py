@@ -75,7 +75,9 @@ class Judge:
         torch.set_num_threads(1)
 
     def limits(self) -> Limits:
-        return Limits(cpu_seconds=self.spec.limits.cpu_seconds, memory_mb=self.spec.limits.memory_mb)
+        return Limits(cpu_seconds=self.spec.limits.cpu_seconds, memory_mb=self.spec.limits.memory_mb,
+                      operation_cpu_seconds=max(self.spec.limits.check_seconds,
+                                                self.spec.limits.notebook_seconds))
 
     def grade(self, path: Path, run_hidden: bool = True) -> Report:
         started_at = datetime.now(UTC)

@@ -8,6 +8,8 @@ worker sends back is decoded as data only (see :mod:`autograder.sandbox.protocol
 from __future__ import annotations
 
 import os
+import secrets
+import select
 import shutil
 import signal
 import socket
@@ -85,8 +87,10 @@ class Zygote:
     """Owns the zygote process of this judge run; shared by judges forked from it."""
 
     def __init__(self) -> None:
-        self.folder = tempfile.mkdtemp(prefix="autograder-zygote-")
-        self.socket_path = os.path.join(self.folder, "zygote.sock")
+        self.folder = tempfile.mkdtemp(prefix="autograder-zygote-")  # its working folder
+        # An abstract socket name (no file); the zygote serves only this process and the
+        # judges it forks, never a process of its own making.
+        self.socket_name = f"autograder-zygote-{secrets.token_hex(16)}"
         self.owner = os.getpid()
         package_parent = str(Path(__file__).resolve().parents[2])
         code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
@@ -95,7 +99,7 @@ class Zygote:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
                    CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
         self.process = subprocess.Popen(
-            [sys.executable, "-P", "-c", code, package_parent, self.socket_path],
+            [sys.executable, "-P", "-c", code, package_parent, self.socket_name, str(self.owner)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.folder, env=env,
             start_new_session=True,
         )
@@ -104,13 +108,8 @@ class Zygote:
     def wait_ready(self, timeout: float = 120) -> None:
         if self._ready:
             return
-        deadline = time.monotonic() + timeout
-        line = b""
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if os.path.exists(self.socket_path):
-                line = self.process.stdout.readline()
-                break
-            time.sleep(0.02)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
         if line.strip() != b"ready":
             raise RuntimeError("the sandbox could not start (the zygote process did not come up)")
         self._ready = True
@@ -118,7 +117,7 @@ class Zygote:
     def _connect(self) -> socket.socket:
         self.wait_ready()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(self.socket_path)
+        sock.connect("\0" + self.socket_name)
         return sock
 
     def spawn(self, scratch: Path, limits: Limits, readable: list[str],
@@ -187,7 +186,7 @@ class Worker:
         if not self.alive:
             raise WorkerDied({"unknown": True})
         try:
-            protocol.send(self.sock, {"op": op, "args": args, "cpu_seconds": timeout})
+            protocol.send(self.sock, {"op": op, "args": args})
             reply = protocol.receive(self.sock, time.monotonic() + timeout)
         except protocol.ChannelTimeout:
             self.kill()

@@ -59,6 +59,10 @@ class Limits:
     """Per-worker limits. Wall-clock limits are enforced by the judge, from outside."""
 
     cpu_seconds: int = 120
+    # CPU time of one operation. The same for every operation of a worker, whatever the
+    # judge's wall-clock limit for it, so student code cannot tell runs apart by it (a test
+    # that reads its limit would otherwise know a mutant run from the reference run).
+    operation_cpu_seconds: float = 60
     memory_mb: int = 3072
     file_size_mb: int = 16
     max_processes: int = 64

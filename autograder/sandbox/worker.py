@@ -23,6 +23,7 @@ from autograder.sandbox import probes, protocol
 from autograder.sandbox.limits import Limits, apply_rlimits, confine, set_cpu_deadline
 
 OUTPUT_FILE = ".worker-output.log"
+_limits = Limits()
 
 
 def readable_roots(extra: list[str]) -> list[str]:
@@ -42,6 +43,7 @@ def readable_roots(extra: list[str]) -> list[str]:
 
 def _prepare(request: dict[str, Any]) -> int:
     os.setsid()
+    sys.argv[:] = ["autograder-worker"]  # nothing of the zygote's command line for students
     scratch = Path(request["scratch"]).resolve()
     # Student output goes to a capped file in the scratch folder, never to the judge.
     output = os.open(scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -51,7 +53,9 @@ def _prepare(request: dict[str, Any]) -> int:
     os.dup2(output, 2)
     os.close(output)
     os.close(devnull)
-    apply_rlimits(Limits(**request.get("limits", {})))
+    global _limits
+    _limits = Limits(**request.get("limits", {}))
+    apply_rlimits(_limits)
     torch.set_num_threads(1)
     landlock = confine(readable_roots(request.get("readable", [])), [str(scratch), os.devnull])
     tmp = scratch / ".tmp"
@@ -92,7 +96,7 @@ def _answer(message: dict[str, Any]) -> bytes:
     try:
         if operation is None:
             raise probes.StudentFault(f"unknown operation {message.get('op')!r}")
-        set_cpu_deadline(float(message.get("cpu_seconds", 60)))
+        set_cpu_deadline(_limits.operation_cpu_seconds)
         return protocol.encode({"ok": operation(**message.get("args", {}))})
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
         return protocol.encode({"error": probes.describe_exception(exc)})

@@ -40,6 +40,10 @@ def _warm_up() -> None:
     model(torch.randn(2, 3, 32, 32)).sum().backward()
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+_KEPT_STATUSES = 1024
+
+
 def _parent_of(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -48,34 +52,60 @@ def _parent_of(pid: int) -> int:
         return 0
 
 
-def _is_descendant(pid: int) -> bool:
-    me = os.getpid()
-    for _ in range(64):
-        pid = _parent_of(pid)
-        if pid <= 1:
-            return False
-        if pid == me:
-            return True
-    return True
+def _become_subreaper() -> None:
+    """Orphans of workers (a daemon that called setsid and forked) become our children, so
+    they can be found and killed, instead of escaping to init."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_group_and_self(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 class Zygote:
-    def __init__(self, socket_path: str) -> None:
+    def __init__(self, name: str, owner: int) -> None:
+        self.owner = owner
         self.children: dict[int, int | None] = {}
+        # An abstract socket: no file to find, and Landlock keeps sandboxed processes from
+        # connecting to abstract sockets made outside the sandbox.
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(socket_path)
-        os.chmod(socket_path, 0o600)
+        self.listener.bind("\0" + name)
         self.listener.listen(64)
+
+    def allowed(self, pid: int, uid: int) -> bool:
+        """Only the judge that started us, or a judge it forked, may ask for workers."""
+        return uid == os.getuid() and (pid == self.owner or _parent_of(pid) == self.owner)
 
     def reap(self) -> None:
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
-            self.children[pid] = status
+                break
+            if pid in self.children:
+                self.children[pid] = status
+        self.kill_orphans()
+        reaped = [pid for pid, status in self.children.items() if status is not None]
+        for pid in reaped[: max(0, len(reaped) - _KEPT_STATUSES)]:
+            del self.children[pid]
+
+    def kill_orphans(self) -> None:
+        """Kill every child we did not fork: a worker's descendant that outlived it."""
+        me = os.getpid()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in self.children and _parent_of(int(entry)) == me:
+                _kill_group_and_self(int(entry))
 
     def exit_status(self, pid: int) -> dict[str, int | bool]:
         deadline = time.monotonic() + 3
@@ -105,7 +135,7 @@ class Zygote:
             creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                     struct.calcsize(_SO_PEERCRED_FORMAT))
             peer_pid, peer_uid, _ = struct.unpack(_SO_PEERCRED_FORMAT, creds)
-            if peer_uid != os.getuid() or _is_descendant(peer_pid):
+            if not self.allowed(peer_pid, peer_uid):
                 return
             request = protocol.receive(conn, time.monotonic() + 10)
             if request.get("op") == "status":
@@ -125,10 +155,8 @@ class Zygote:
     def shutdown(self) -> None:
         for pid, status in self.children.items():
             if status is None:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                _kill_group_and_self(pid)
+        self.kill_orphans()
 
 
 def main() -> None:
@@ -136,10 +164,14 @@ def main() -> None:
     # Objects that exist now are never collected here: a worker's garbage collector then
     # does not write to (and so copy) every page it inherits.
     gc.freeze()
-    zygote = Zygote(sys.argv[1])
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    zygote.serve_forever()
+    _become_subreaper()
+    zygote = Zygote(sys.argv[1], int(sys.argv[2]))
+    try:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        zygote.serve_forever()
+    except (BrokenPipeError, KeyboardInterrupt):  # the judge is gone: so are we, quietly
+        zygote.shutdown()
 
 
 if __name__ == "__main__":
