@@ -291,3 +291,20 @@ def daemon():
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
     assert not _alive(pid), "a daemon started by student code outlived its worker"
+
+
+def test_forged_replies_do_not_skip_comparisons(resnet_judge, make_submission) -> None:
+    """Student code can rewrite what its worker replies; a gradient it leaves out is missing."""
+    detached = mutate(REF, "out = out + self.shortcut(x)", "out = out + self.shortcut(x).detach()")
+    forge = '''
+from autograder.sandbox import probes
+_forward = probes.OPERATIONS["forward"]
+def _forged(**args):
+    reply = _forward(**args)
+    reply["grads"] = {}
+    return reply
+probes.OPERATIONS["forward"] = _forged
+'''
+    honest = grade(resnet_judge, make_submission, detached)
+    forged = grade(resnet_judge, make_submission, forge + detached)
+    assert forged.task("BasicBlock").score <= honest.task("BasicBlock").score < 10

@@ -191,3 +191,21 @@ def test_grading_twice_gives_identical_scores(resnet_judge: Judge) -> None:
     assert first.score == second.score
     assert scores(first) == scores(second)
     assert statuses(first) == statuses(second)
+
+
+NETWORK_STYLES = {
+    # Stateless layers made on the fly in forward are fine: nothing to register.
+    "layers_made_in_forward": ("x = torch.flatten(self.avgpool(x), 1)",
+                               "x = nn.Flatten()(nn.AdaptiveAvgPool2d(1)(x))"),
+    # Code that reads values cannot run on the meta device; the grader falls back to the CPU.
+    "reads_values": ("        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))",
+                     "        assert torch.isfinite(x).all()\n"
+                     "        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))"),
+}
+
+
+@pytest.mark.parametrize("style", sorted(NETWORK_STYLES))
+def test_other_correct_network_styles_get_full_marks(resnet_judge: Judge, make_submission,
+                                                     style: str) -> None:
+    report = grade_source(resnet_judge, make_submission, mutate(REF, *NETWORK_STYLES[style]))
+    assert failing(report) == {}, failing(report)

@@ -23,6 +23,7 @@ from autograder.checks.structure import Match, match_structure
 from autograder.sandbox.client import StudentError
 from autograder.sandbox.introspect import loss_weights, trace_forward
 
+_RUNNING_STATISTICS = {"running_mean": "running mean", "running_var": "running variance"}
 LARGE_STATE = 200_000  # elements; larger transplants go through a memory-mapped file
 
 
@@ -85,6 +86,19 @@ def build_traced(student: StudentCode, symbol: str, args: tuple[Any, ...],
     if shared:
         student.session.memo[key] = result
     return result
+
+
+def output_shape(student: StudentCode, symbol: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 input_shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+    """``(call, shape)`` of ``symbol(*args, **kwargs)`` applied to an input of ``input_shape``:
+    on the meta device where the student's code allows (no compute), else on the CPU (code
+    that reads values, like ``assert torch.isfinite(x).all()``, is correct too)."""
+    try:
+        remote = student.build(symbol, *args, device="meta", shared=True, **kwargs)
+        return remote.call, tuple(remote.output_shape(input_shape))
+    except StudentError:
+        remote = student.build(symbol, *args, shared=True, **kwargs)
+        return remote.call, tuple(remote.output_shape(input_shape))
 
 
 def registered_leaves(student: StudentCode, symbol: str, args: tuple[Any, ...],
@@ -205,8 +219,9 @@ def compare_with_reference(ctx: Any, student: StudentCode, symbol: str, args: tu
         raise
     match = match_structure(ref.trace, student_trace, remote.call)
     names = transplant(ctx, remote, ref.model, match, key)
+    wanted = _gradients_to_compare(names, ref) if compare_gradients else []
     got = remote.forward(x, mode=mode, backward=compare_gradients, return_buffers=mode == "train",
-                         grad_names=_gradients_to_compare(names, ref))
+                         grad_names=wanted)
     what = f"the output of {remote.call} in {mode} mode"
     hints = match.config_differences()
     if (diagnose and got["output"].shape == ref.output.shape
@@ -214,14 +229,18 @@ def compare_with_reference(ctx: Any, student: StudentCode, symbol: str, args: tu
         hints += known_bug_hints(ctx, symbol, lambda m: build(m), x, mode, ref.model, got["output"])
     assert_tensors_close(got["output"], ref.output, what, hints, rtol, atol)
     for own, ref_name in names.items():
-        if compare_gradients and own in got["grads"]:
-            grad = got["grads"].get(own)
+        if own in wanted:  # a gradient asked for and not sent back counts as missing
+            grad = got.get("grads", {}).get(own)
             if grad is None:
                 raise CheckFailed(f"in {remote.call}, no gradient reaches `{own}`: is it used in "
                                   "forward, and is the computation free of .detach() and no_grad?")
             assert_tensors_close(grad, ref.grads[ref_name], f"the gradient of `{own}` in "
                                  f"{remote.call} ({mode} mode)", rtol=rtol * 10, atol=atol * 10)
-        if mode == "train" and ref_name in ref.buffers and ref_name.endswith("running_mean"):
-            assert_tensors_close(got["buffers"][own], ref.buffers[ref_name],
-                                 f"the running mean of `{own}` after a training step",
-                                 rtol=rtol, atol=atol)
+        statistic = ref_name.rsplit(".", 1)[-1]
+        if mode == "train" and ref_name in ref.buffers and statistic in _RUNNING_STATISTICS:
+            value = got.get("buffers", {}).get(own)
+            if value is None:
+                raise CheckFailed(f"in {remote.call}, `{own}` was not found after a training step")
+            assert_tensors_close(value, ref.buffers[ref_name],
+                                 f"the {_RUNNING_STATISTICS[statistic]} `{own}` after a training "
+                                 "step", rtol=rtol, atol=atol)
