@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograder.errors import UserError
-from autograder.judge.runner import Judge
+from autograder.judge.runner import Judge, failure_report
 from autograder.report.model import Report
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
@@ -128,9 +128,14 @@ def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = 
                                  initargs=(spec, zygote, seed, tasks)) as pool:
             futures = {pool.submit(_grade_in_judge, p): i for i, p in enumerate(submissions)}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
+                index = futures[future]
+                try:
+                    results[index] = future.result()
+                except Exception as exc:  # e.g. a judge process that died: the rest go on
+                    results[index] = failure_report(spec.only(tasks), submissions[index],
+                                                    f"{type(exc).__name__}: {exc}", seed or spec.seed)
                 if on_report:
-                    on_report(results[futures[future]])
+                    on_report(results[index])
         return [results[i] for i in range(len(submissions))]
     finally:
         zygote.close()

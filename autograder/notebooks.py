@@ -134,13 +134,16 @@ def notebook_problems(notebooks: dict[str, dict[str, Any]]) -> list[str]:
     for info in notebooks.values():
         file = info.get("file", "the notebook")
         for record in info.get("records", []):
-            text = _cell_problem(file, record)
-            if text:
-                problems.append(text)
-            chars = record.get("output_chars", 0)
-            if chars > 1024 * 1024:
-                problems.append(f"{file} code cell {record['cell']} printed {_size(chars)} of "
-                                "output; grading ignores output beyond the first 64 KB")
+            try:  # records come from the worker, where student code could have shaped them
+                text = _cell_problem(file, record)
+                if text:
+                    problems.append(text)
+                chars = int(record.get("output_chars", 0))
+                if chars > 1024 * 1024:
+                    problems.append(f"{file} code cell {int(record['cell'])} printed {_size(chars)} "
+                                    "of output; grading ignores output beyond the first 64 KB")
+            except (KeyError, TypeError, ValueError, AttributeError):
+                problems.append(f"{file}: what one code cell did could not be read")
         if info.get("more_records"):
             problems.append(f"{file}: {info['more_records']} more cells failed or printed "
                             "too much")

@@ -124,3 +124,17 @@ def test_a_path_that_does_not_exist(resnet_judge: Judge, tmp_path: Path) -> None
 def test_single_file_submission(resnet_judge: Judge) -> None:
     report = resnet_judge.grade(ROOT / "reference" / "resnet" / "resnet.py")
     assert report.score == 20
+
+
+def test_a_grader_failure_costs_one_report_not_the_batch(resnet_judge: Judge, monkeypatch,
+                                                         make_submission) -> None:
+    import autograder.judge.runner as runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the grader")
+
+    monkeypatch.setattr(runner, "hidden_weight_problems", broken)
+    report = resnet_judge.grade(make_submission({"resnet.py": REF}, name="carol"))
+    assert report.submission.id == "carol"
+    assert report.score == 0 and report.max_score == 30
+    assert "the grader failed on this submission (RuntimeError: a bug in the grader)" in report.problems[0]

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 import autograder
-from autograder.ingest import ingest
+from autograder.errors import UserError
+from autograder.ingest import ingest, submission_id
 from autograder.judge.context import GradingContext, JudgeCache
 from autograder.judge.outcomes import Outcome
 from autograder.judge.plugin import CheckInfo, JudgePlugin
@@ -119,6 +120,12 @@ class Judge:
                                 Timing(started_at=started_at,
                                        duration=round(time.perf_counter() - started, 4)),
                                 environment(sandbox), self.seed)
+        except UserError:
+            raise
+        except Exception as exc:  # a grader bug must not cost the rest of the class its reports
+            print(f"autograder: grading {path} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return failure_report(self.graded, Path(path), f"{type(exc).__name__}: {exc}", self.seed,
+                                  started_at)
         finally:
             if session is not None:
                 session.close()
@@ -132,6 +139,20 @@ def environment(sandbox: str) -> Environment:
     return Environment(python=platform.python_version(), torch=torch.__version__,
                        autograder=autograder.__version__,
                        platform=f"{sys.platform}-{platform.machine()}", sandbox=sandbox)
+
+
+def failure_report(spec: AssignmentSpec, path: Path, error: str, seed: int,
+                   started_at: datetime | None = None) -> Report:
+    """The report of a submission the grader itself failed on: no score, and it says so."""
+    return Report(
+        assignment=spec.name,
+        submission=SubmissionInfo(id=submission_id(path), path=str(path), content_hash=""),
+        score=0, max_score=spec.max_score,
+        tasks=[TaskResult(name=t.name, score=0, max_score=t.points, tests=[]) for t in spec.tasks],
+        problems=[f"the grader failed on this submission ({error[:300]}); this is a grader "
+                  "problem, not a grade: tell your instructor"],
+        timing=Timing(started_at=started_at or datetime.now(UTC), duration=0.0),
+        environment=environment("unknown"), seed=seed)
 
 
 def hidden_checks_present(spec: AssignmentSpec) -> bool:

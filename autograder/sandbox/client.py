@@ -7,6 +7,7 @@ worker sends back is decoded as data only (see :mod:`autograder.sandbox.protocol
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import select
@@ -159,10 +160,21 @@ _prestarted: Zygote | None = None
 
 
 def prestart_zygote() -> None:
-    """Start the zygote now, so its torch import overlaps with the caller's own."""
+    """Start the zygote now, so its torch import overlaps with the caller's own. If the
+    caller exits before using it (a user error found later), it is killed at exit."""
     global _prestarted
     if _prestarted is None:
         _prestarted = Zygote()
+        atexit.register(_discard_prestarted)
+
+
+def _discard_prestarted() -> None:
+    global _prestarted
+    if _prestarted is not None:
+        _prestarted.process.kill()
+        _prestarted.process.wait()
+        shutil.rmtree(_prestarted.folder, ignore_errors=True)
+        _prestarted = None
 
 
 def new_zygote() -> Zygote:
