@@ -213,10 +213,12 @@ def test_network_signals_and_parent_are_off_limits(zygote, tmp_path) -> None:
 import os, signal, socket
 def connect():
     socket.create_connection(("127.0.0.1", 9), timeout=1)
+def send_udp():
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hello", ("127.0.0.1", 9))
 def kill_parent():
     os.kill(os.getppid(), signal.SIGKILL)
 ''')
-    for function in ("connect", "kill_parent"):
+    for function in ("connect", "send_udp", "kill_parent"):
         with pytest.raises(StudentError) as caught:
             _call(session, function)
         assert caught.value.type in ("PermissionError", "OSError"), caught.value.info

@@ -11,7 +11,7 @@ and the report's environment says the filesystem was not confined.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import resource
 import signal
@@ -69,8 +69,11 @@ class Limits:
     open_files: int = 256
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    # The process's own symbols include libc's. (ctypes.util.find_library would run ldconfig
+    # or gcc in a subprocess: slow, and impossible once the worker is confined.)
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def landlock_abi() -> int:
@@ -164,3 +167,51 @@ def _add_path_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> N
                      ctypes.byref(rule), 0)
     finally:
         os.close(fd)
+
+
+# seccomp: no sockets but Unix ones. Landlock confines TCP only; this also stops UDP, raw and
+# netlink sockets (and io_uring, which could open sockets past the filter).
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_EACCES = 0x00050000 | 13
+_AF_UNIX = 1
+# machine -> (audit arch, socket syscall, io_uring_setup syscall, x32 bit or 0)
+_SYSCALLS = {
+    "x86_64": (0xC000003E, 41, 425, 0x40000000),
+    "aarch64": (0xC00000B7, 198, 425, 0),
+}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def block_network_sockets() -> bool:
+    """Install a seccomp filter refusing every socket but AF_UNIX; False where unsupported."""
+    machine = os.uname().machine
+    if machine not in _SYSCALLS:
+        return False
+    arch, socket_nr, io_uring_nr, x32 = _SYSCALLS[machine]
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    deny = (ret, 0, 0, _SECCOMP_RET_EACCES)
+    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), deny, (load, 0, 0, 0)]
+    if x32:
+        program += [(jge, 0, 1, x32), deny]
+    program += [
+        (jeq, 0, 1, io_uring_nr), deny,
+        (jeq, 0, 3, socket_nr),
+        (load, 0, 0, 16), (jeq, 1, 0, _AF_UNIX), deny,
+        (ret, 0, 0, _SECCOMP_RET_ALLOW),
+    ]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*f) for f in program])
+    fprog = _SockFprog(len(program), filters)
+    libc = _libc()
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0

@@ -20,7 +20,13 @@ import torch
 
 import autograder
 from autograder.sandbox import probes, protocol
-from autograder.sandbox.limits import Limits, apply_rlimits, confine, set_cpu_deadline
+from autograder.sandbox.limits import (
+    Limits,
+    apply_rlimits,
+    block_network_sockets,
+    confine,
+    set_cpu_deadline,
+)
 
 OUTPUT_FILE = ".worker-output.log"
 _limits = Limits()
@@ -58,6 +64,7 @@ def _prepare(request: dict[str, Any]) -> int:
     apply_rlimits(_limits)
     torch.set_num_threads(1)
     landlock = confine(readable_roots(request.get("readable", [])), [str(scratch), os.devnull])
+    block_network_sockets()
     tmp = scratch / ".tmp"
     tmp.mkdir(exist_ok=True)
     os.chdir(scratch)

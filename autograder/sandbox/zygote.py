@@ -30,6 +30,10 @@ def _warm_up() -> None:
     import torchvision
 
     from autograder.sandbox import probes
+    from autograder.sandbox.limits import landlock_abi
+
+    landlock_abi()  # loads libc through ctypes once, here, not in every worker
+    worker.readable_roots([])  # and fills sysconfig's caches
 
     torch.set_num_threads(1)
     with torch.device("meta"):
