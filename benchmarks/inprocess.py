@@ -7,6 +7,7 @@ into the test process itself (no sandbox, no worker, no protocol). Only for meas
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="baseline-"))
     submission = ingest(Path(config.getoption("--submission")), spec, scratch)
     context = GradingContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    config.add_cleanup(lambda: shutil.rmtree(context.cache.shared_dir, ignore_errors=True))
     tasks = config.getoption("--task")
     config.pluginmanager.register(JudgePlugin(context, tasks=set(tasks) if tasks else None),
                                   "autograder-judge")
