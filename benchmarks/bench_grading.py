@@ -74,7 +74,8 @@ def main() -> None:
         scope = ", ".join(args.tasks) if args.tasks else "all tasks"
         print(f"autograder ({scope}): {args.n} submissions, -j {args.j}: {total:.1f} s in all, "
               f"{total / args.n:.2f} s per submission (start-up included)")
-        print(f"  after start-up: {steady:.2f} s per submission")
+        if args.n > args.j:
+            print(f"  after start-up: {steady:.2f} s per submission")
         print(f"  grading time of one submission in a judge: median "
               f"{per_submission[len(per_submission) // 2]:.2f} s, max {per_submission[-1]:.2f} s")
 
@@ -89,8 +90,8 @@ def main() -> None:
         baseline = (time.perf_counter() - started) / baseline_count
         print(f"baseline: one `python -m pytest` process per submission, checks in-process: "
               f"{baseline:.2f} s per submission (measured on {baseline_count})")
-        print(f"speed-up: {baseline / (total / args.n):.1f}x with start-up included, "
-              f"{baseline / steady:.1f}x after start-up")
+        after = f", {baseline / steady:.1f}x after start-up" if args.n > args.j else ""
+        print(f"speed-up: {baseline / (total / args.n):.1f}x with start-up included{after}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
