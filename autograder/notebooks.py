@@ -3,7 +3,7 @@
 A submitted ``.ipynb`` is parsed and validated with nbformat here (JSON is data, not code),
 so a corrupt file, a non-notebook or an nbformat 3 notebook is reported as a problem with
 that file before any worker starts. The scratch copy keeps only what grading needs (saved
-outputs are dropped). The cells run in a worker (:mod:`autograder.sandbox.cells`); what
+outputs are dropped). The cells run in a worker (:mod:`autograder.operations.cells`); what
 they reported comes back here as sentences for the report.
 """
 

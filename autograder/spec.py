@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from autograder.errors import UserError
+from autograder.sandbox.limits import Limits
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
@@ -43,23 +44,13 @@ class TaskSpec(BaseModel):
     description: str = ""
 
 
-class LimitSpec(BaseModel):
-    check_seconds: float = Field(20, gt=0, description="wall-clock limit of one check")
-    submission_seconds: float = Field(180, gt=0, description="wall-clock budget of a submission")
-    cpu_seconds: int = Field(300, gt=0, description="CPU time of one worker process")
-    memory_mb: int = Field(3072, gt=0, description="memory a worker may add to its start size")
-    cell_seconds: float = Field(10, gt=0, description="wall-clock limit of one notebook cell")
-    notebook_seconds: float = Field(60, gt=0, description="wall-clock limit of running a "
-                                    "whole submitted notebook")
-
-
 class AssignmentSpec(BaseModel):
     name: str
     title: str = ""
     seed: int = 0
     files: list[FileSpec]
     tasks: list[TaskSpec]
-    limits: LimitSpec = LimitSpec()
+    limits: Limits = Limits()
     hidden_visibility: Visibility = "after_published"
     root: Path = Field(Path("."), exclude=True)
 
@@ -74,6 +65,12 @@ class AssignmentSpec(BaseModel):
     @property
     def checks_dir(self) -> Path:
         return self.root / "checks"
+
+    @property
+    def support_file(self) -> Path | None:
+        """The assignment's public worker code (``support.py``), if it has one."""
+        path = self.root / "support.py"
+        return path.resolve() if path.is_file() else None
 
     @property
     def reference_dir(self) -> Path:

@@ -27,6 +27,7 @@ from autograder.judge.variants import Mutant, load_mutants, mutated_file
 from autograder.release import template_drift
 from autograder.report.model import Report
 from autograder.report.text import points
+from autograder.sandbox.session import Budget
 from autograder.spec import AssignmentSpec
 
 _SHOWN = 4  # names listed in a detail before "and N more"
@@ -111,8 +112,9 @@ def _reference_test_runs(spec: AssignmentSpec, judge: Judge, mutants: list[Mutan
                          workspace: Path) -> dict[str, StudentTestRuns]:
     """The reference tests against every mutant, per test file. Grading the reference has
     computed them already (same cache key); otherwise they run here."""
+    # No submission's budget here: each call gets a check's limit, however long it all takes.
     sandbox = VariantSandbox(judge.zygote, workspace / "tests", judge.limits(),
-                             lambda: spec.limits.check_seconds)
+                             Budget(float("inf")))
 
     def run(file: str, source: bytes) -> StudentTestRuns:
         return judge.cache.get(runs_key(file, source, judge.seed), lambda: run_student_tests(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from autograder.ingest import ingest
-from autograder.judge.context import GradingContext, JudgeCache
+from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.plugin import JudgePlugin
 from autograder.sandbox import probes
 from autograder.sandbox.client import StudentError
@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = load_assignment(config.getoption("--assignment"))
     scratch = Path(tempfile.mkdtemp(prefix="baseline-"))
     submission = ingest(Path(config.getoption("--submission")), spec, scratch)
-    context = GradingContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
+    context = JudgeContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
     config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
     config.add_cleanup(lambda: shutil.rmtree(context.cache.shared_dir, ignore_errors=True))
     tasks = config.getoption("--task")

@@ -420,7 +420,7 @@ def test_released_template_is_in_sync_and_stripped() -> None:
 def test_notebook_checks_are_data_only() -> None:
     """Validation reads JSON: a harmless schema slip still grades; magics become calls."""
     from autograder.notebooks import check_notebook
-    from autograder.sandbox.cells import to_python
+    from autograder.operations.cells import to_python
 
     notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
                 "cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}]}
@@ -437,7 +437,7 @@ def test_cell_budget_keeps_time_for_later_cells() -> None:
     """Slow cells first: each is stopped, the budget shrinks, the last cell still runs."""
     import types
 
-    from autograder.sandbox.cells import run_cells
+    from autograder.operations.cells import run_cells
 
     module = types.ModuleType("notebook")
     records = run_cells(["while True:\n    pass"] * 3 + ["defined = True"], module, "nb",

@@ -24,8 +24,7 @@ from autograder.judge.mutation import StudentTestOutcome, safe_error_text
 from autograder.judge.runner import Judge
 from autograder.report import model
 from autograder.report.model import Report
-from autograder.sandbox.limits import landlock_abi
-from autograder.spec import LimitSpec
+from autograder.sandbox.limits import Limits, landlock_abi
 from tests.conftest import ROOT
 
 RESIDUAL = "test_residual_addition_happens"
@@ -159,7 +158,7 @@ SUBMISSIONS = {
 }
 
 
-def student_tests_judge(resnet_judge: Judge, root: Path, limits: LimitSpec | None = None) -> Judge:
+def student_tests_judge(resnet_judge: Judge, root: Path, limits: Limits | None = None) -> Judge:
     """A judge of the resnet assignment whose only checks are those of student tests,
     sharing the session's sandbox."""
     (root / CHECKS).parent.mkdir(parents=True)

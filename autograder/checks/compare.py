@@ -17,11 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from autograder.checks.context import GradingContext
 from autograder.checks.errors import CheckFailed
 from autograder.checks.remote import RemoteModule, StudentCode
 from autograder.checks.structure import Match, match_structure
+from autograder.operations.introspect import loss_weights, trace_forward
 from autograder.sandbox.client import StudentError
-from autograder.sandbox.introspect import loss_weights, trace_forward
 
 _RUNNING_STATISTICS = {"running_mean": "running mean", "running_var": "running variance"}
 LARGE_STATE = 200_000  # elements; larger transplants go through a memory-mapped file
@@ -149,7 +150,7 @@ def run_reference(model: nn.Module, x: torch.Tensor, mode: str, seed: int,
     return ReferenceRun(model, trace, output.detach(), grads, buffers)
 
 
-def transplant(ctx: Any, remote: RemoteModule, reference: nn.Module, match: Match,
+def transplant(ctx: GradingContext, remote: RemoteModule, reference: nn.Module, match: Match,
                key: str) -> dict[str, str]:
     names = match.transplant_names()
     state = reference.state_dict()
@@ -160,7 +161,7 @@ def transplant(ctx: Any, remote: RemoteModule, reference: nn.Module, match: Matc
     return names
 
 
-def known_bug_hints(ctx: Any, symbol: str, build: Callable[[Any], nn.Module], x: torch.Tensor,
+def known_bug_hints(ctx: GradingContext, symbol: str, build: Callable[[Any], nn.Module], x: torch.Tensor,
                     mode: str, reference: nn.Module, student_output: torch.Tensor) -> list[str]:
     """Hints of the mutants of ``symbol`` that compute what the student's code computed."""
     hints = []
@@ -191,7 +192,7 @@ def _gradients_to_compare(names: dict[str, str], ref: ReferenceRun) -> list[str]
     return [own for own, r in with_grads.items() if ref.grads[r].numel() <= 16_384]
 
 
-def compare_with_reference(ctx: Any, student: StudentCode, symbol: str, args: tuple[Any, ...],
+def compare_with_reference(ctx: GradingContext, student: StudentCode, symbol: str, args: tuple[Any, ...],
                            kwargs: dict[str, Any], build: Callable[[Any], nn.Module],
                            input_shape: tuple[int, ...], mode: str, key: str,
                            trace_shape: tuple[int, ...] | None = None,

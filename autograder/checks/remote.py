@@ -14,11 +14,20 @@ import torch
 from autograder.sandbox.session import StudentSession
 
 
+def _shown(value: Any) -> str:
+    """An argument as a message shows it: a symbol or support name by its name (or the
+    ``shown`` text it carries), a handle as ``model``, anything else by ``repr``."""
+    if isinstance(value, dict) and value:
+        if "shown" in value:
+            return str(value["shown"])
+        if set(value) <= {"symbol", "support", "handle"}:
+            return "model" if "handle" in value else str(next(iter(value.values())))
+    return repr(value)
+
+
 def call_text(symbol: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """``BasicBlock(64, 128, stride=2)``, for messages."""
-    shown = [("torchvision's " if "standard" in a else "") + next(iter(a.values()))
-             if isinstance(a, dict) else repr(a) for a in args]
-    shown += [f"{k}={v!r}" for k, v in kwargs.items()]
+    """``Block(64, 128, stride=2)``, for messages."""
+    shown = [_shown(a) for a in args] + [f"{k}={_shown(v)}" for k, v in kwargs.items()]
     return f"{symbol}({', '.join(shown)})"
 
 
@@ -46,9 +55,10 @@ class StudentCode:
         return {"symbol": name}
 
     @staticmethod
-    def standard(name: str) -> dict[str, str]:
-        """An argument that stands for a standard, public building block (torchvision's)."""
-        return {"standard": name}
+    def support_symbol(name: str, shown: str | None = None) -> dict[str, str]:
+        """An argument that stands for ``name`` of the assignment's support code (a public
+        building block, say); ``shown``: how messages name it (default: ``name``)."""
+        return {"support": name} | ({"shown": shown} if shown else {})
 
     def build(self, symbol: str, *args: Any, device: str = "cpu", seed: int | None = None,
               shared: bool = False, **kwargs: Any) -> RemoteModule:
@@ -83,12 +93,36 @@ class StudentCode:
         shown = tuple({"shown": "model"} if isinstance(a, dict) and "handle" in a else a for a in args)
         return RemoteObject(self, info["handle"], call_text(symbol, shown, kwargs), info["type"])
 
-    def standard_model(self, name: str, seed: int,
-                       state: dict[str, torch.Tensor] | None = None) -> RemoteModule:
-        """A standard model (:mod:`autograder.sandbox.standard`) living in the worker, with the
-        judge's weights, for student code that takes a model."""
-        info = self._call("standard_model", name=name, seed=seed, state=state)
-        return RemoteModule(self, info["handle"], f"a {info['type']}", info["type"])
+    def _handle(self, info: dict[str, Any], call: str) -> RemoteObject | None:
+        """The object behind a reply's handle (a module or any other object), if any."""
+        if info.get("handle") is None:
+            return None
+        kind = RemoteModule if info.get("is_module") else RemoteObject
+        return kind(self, info["handle"], call, info["type"])
+
+    def call(self, symbol: str, *args: Any, seed: int | None = None,
+             **kwargs: Any) -> dict[str, Any]:
+        """Call the student's function ``symbol(*args, **kwargs)`` in the worker.
+
+        Arguments are data, ``remote.ref()`` of objects in the worker, ``symbol(...)`` or
+        ``support_symbol(...)``. Returns ``{"value": the result as data, "type": its type
+        name, "tensors": {path: {"requires_grad", "has_grad_fn", "shape"}}, "object": a
+        RemoteObject/RemoteModule for the result, or None when the result is plain data}``.
+        """
+        info = self._call("call", module=self.module, symbol=symbol, args=list(args),
+                          kwargs=kwargs, seed=self.seed if seed is None else seed)
+        return {"value": info["value"], "type": info["type"], "tensors": info["tensors"],
+                "object": self._handle(info, call_text(symbol, args, kwargs))}
+
+    def support_object(self, name: str, *args: Any, seed: int | None = None,
+                       **kwargs: Any) -> RemoteObject:
+        """``support.<name>(*args, **kwargs)`` of the assignment's support code (``support.py``
+        beside ``assignment.toml``), built in the worker for student code to use: a
+        :class:`RemoteModule` when it is an ``nn.Module``, else a :class:`RemoteObject`.
+        The same file can be imported in the judge (``ctx.support``) to build the same thing."""
+        info = self._call("support_object", name=name, args=list(args), kwargs=kwargs,
+                          seed=self.seed if seed is None else seed)
+        return self._handle(info, f"a {info['type']}")
 
 
 class RemoteObject:
@@ -144,6 +178,10 @@ class RemoteModule(RemoteObject):
 
     def output_shape(self, *input_shapes: tuple[int, ...]) -> list[int]:
         return self._op("shapes", input_shapes=[list(s) for s in input_shapes])["output_shape"]
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The module's ``state_dict()`` as tensors (detached copies)."""
+        return self._op("state_dict")
 
     def load_state(self, tensors: dict[str, torch.Tensor] | None = None, file: str | None = None,
                    mapping: dict[str, str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Match a student's model to a reference by structure, never by attribute name.
 
-Both sides are traced (see :func:`autograder.sandbox.introspect.trace_forward`): the
+Both sides are traced (see :func:`autograder.operations.introspect.trace_forward`): the
 leaves that hold parameters, in the order they run. Convolutions and linear layers are
 paired by kind, channel counts and kernel size, in execution order; each BatchNorm is
 paired through the layer that feeds it. So ``shortcut``/``downsample``/``skip``, an

@@ -7,6 +7,8 @@ it grades, so the reference is built and run once per class, not once per studen
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import sys
 import tempfile
 import types
 from collections.abc import Callable
@@ -17,7 +19,9 @@ import torch
 
 from autograder.checks.remote import StudentCode
 from autograder.ingest import Submission
+from autograder.judge.mutation import check_student_test
 from autograder.judge.variants import Mutant, load_mutants, load_reference
+from autograder.operations.state import SUPPORT_MODULE
 from autograder.sandbox.session import StudentSession
 from autograder.spec import AssignmentSpec
 
@@ -43,6 +47,11 @@ class JudgeCache:
     def mutants(self) -> list[Mutant]:
         return self.get("mutants", lambda: load_mutants(self.spec))
 
+    def support(self) -> types.ModuleType:
+        """The assignment's support.py, imported here too: public code that builds what the
+        checks hand to student code, so the judge can build the same (never student code)."""
+        return self.get("support", lambda: load_support(self.spec))
+
     def state_file(self, key: str, module: torch.nn.Module) -> str:
         """Save a module's tensors once to a file workers may read (memory-mapped there).
 
@@ -58,8 +67,19 @@ class JudgeCache:
         return self.get(f"state-file:{key}", save)
 
 
-class GradingContext:
-    """Everything one submission's checks need."""
+def load_support(spec: AssignmentSpec) -> types.ModuleType:
+    if spec.support_file is None:
+        raise RuntimeError(f"assignment {spec.name} has no support.py")
+    name = f"{SUPPORT_MODULE}_{spec.name}"
+    module_spec = importlib.util.spec_from_file_location(name, spec.support_file)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+class JudgeContext:
+    """Everything one submission's checks need: implements the checks' GradingContext."""
 
     def __init__(self, spec: AssignmentSpec, submission: Submission, session: StudentSession,
                  cache: JudgeCache, seed: int) -> None:
@@ -79,3 +99,10 @@ class GradingContext:
 
     def reference(self, file: str) -> types.ModuleType:
         return self.cache.reference(file)
+
+    @property
+    def support(self) -> types.ModuleType:
+        return self.cache.support()
+
+    def grade_student_test(self, task: str, mutant: str) -> None:
+        check_student_test(self, task, mutant)

@@ -39,7 +39,7 @@ from autograder.judge.variants import (
 )
 from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, Zygote
 from autograder.sandbox.limits import Limits
-from autograder.sandbox.session import BudgetExhausted
+from autograder.sandbox.session import Budget, BudgetExhausted
 from autograder.spec import AssignmentSpec
 
 # Outcomes of a test that did not pass: against a mutant, each of them catches it.
@@ -105,7 +105,11 @@ class VariantSandbox:
     zygote: Zygote
     folder: Path
     limits: Limits
-    timeout: Callable[[], float]  # seconds for the next call; raises BudgetExhausted
+    budget: Budget  # what is left of the submission's time (raises BudgetExhausted)
+
+    def timeout(self) -> float:
+        """Seconds for the next call: a check's limit, or what is left of the budget."""
+        return self.budget.timeout(self.limits.check_seconds)
 
 
 def _empty_folder(folder: Path) -> None:
@@ -209,17 +213,10 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
 
 def _sandbox(ctx: Any) -> VariantSandbox:
     session = ctx.session
-
-    def timeout() -> float:
-        remaining = session.deadline - time.monotonic()
-        if remaining <= 0:
-            raise BudgetExhausted(session.budget_seconds)
-        return min(ctx.spec.limits.check_seconds, remaining)
-
     # Next to the submission's own folder (both inside the grading run's private workspace),
     # so it goes when the workspace goes.
     folder = Path(ctx.submission.folder).parent / "tests"
-    return VariantSandbox(session.zygote, folder, session.limits, timeout)
+    return VariantSandbox(session.zygote, folder, session.limits, session.budget)
 
 
 def runs_key(test_file: str, test_source: bytes, seed: int) -> str:

@@ -9,7 +9,8 @@ with the task they grade and a relative weight::
     def test_identity_block_matches_reference(student, reference): ...
 
 Fixtures: ``student`` (the submission's file for the task, in the sandbox), ``reference``
-(the reference module, in the judge), ``ctx`` (the :class:`GradingContext`).
+(the reference module, in the judge), ``ctx`` (the judge's context,
+typed for checks as :class:`autograder.checks.GradingContext`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from autograder.checks.remote import StudentCode
-from autograder.judge.context import GradingContext
+from autograder.judge.context import JudgeContext
 from autograder.judge.outcomes import Outcome, classify
 from autograder.spec import Visibility
 
@@ -52,7 +53,7 @@ def _display_name(item: pytest.Item) -> str:
 
 
 class JudgePlugin:
-    def __init__(self, ctx: GradingContext, run_hidden: bool = True,
+    def __init__(self, ctx: JudgeContext, run_hidden: bool = True,
                  tasks: set[str] | None = None) -> None:
         self.grading = ctx
         self.run_hidden = run_hidden
@@ -111,7 +112,7 @@ class JudgePlugin:
         return self.grading.reference(self._task_file(request))
 
     @pytest.fixture
-    def ctx(self) -> GradingContext:
+    def ctx(self) -> JudgeContext:
         return self.grading
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

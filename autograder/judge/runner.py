@@ -19,7 +19,7 @@ import torch
 import autograder
 from autograder.errors import UserError
 from autograder.ingest import ingest, submission_id
-from autograder.judge.context import GradingContext, JudgeCache
+from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.outcomes import Outcome
 from autograder.judge.plugin import CheckInfo, JudgePlugin
 from autograder.notebooks import notebook_problems
@@ -76,9 +76,7 @@ class Judge:
         torch.set_num_threads(1)
 
     def limits(self) -> Limits:
-        return Limits(cpu_seconds=self.spec.limits.cpu_seconds, memory_mb=self.spec.limits.memory_mb,
-                      operation_cpu_seconds=max(self.spec.limits.check_seconds,
-                                                self.spec.limits.notebook_seconds))
+        return self.spec.limits
 
     def grade(self, path: Path, run_hidden: bool = True) -> Report:
         started_at = datetime.now(UTC)
@@ -90,12 +88,9 @@ class Judge:
         try:
             submission = ingest(Path(path), self.spec, scratch)
             session = StudentSession(self.zygote, scratch, self.limits(),
-                                     self.spec.limits.check_seconds,
-                                     self.spec.limits.submission_seconds,
                                      readable=[str(self.cache.shared_dir)],
-                                     cell_seconds=self.spec.limits.cell_seconds,
-                                     notebook_seconds=self.spec.limits.notebook_seconds)
-            ctx = GradingContext(self.spec, submission, session, self.cache, self.seed)
+                                     support=self.spec.support_file)
+            ctx = JudgeContext(self.spec, submission, session, self.cache, self.seed)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():
                 exit_code = pytest.main(

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from autograder.sandbox.cells import notebook_module, read_code_cells, to_python
+from autograder.operations.cells import notebook_module, read_code_cells, to_python
 from autograder.spec import AssignmentSpec
 
 

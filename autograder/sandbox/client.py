@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +121,12 @@ class Zygote:
         return sock
 
     def spawn(self, scratch: Path, limits: Limits, readable: list[str],
-              timeout: float = 30) -> Worker:
+              timeout: float = 30, support: Path | None = None) -> Worker:
+        """A new worker for ``scratch``; ``support``: the assignment's support.py, the one
+        assignment file it may read (and import, see :mod:`autograder.operations.state`)."""
         sock = self._connect()
-        protocol.send(sock, {"op": "spawn", "scratch": str(scratch), "limits": asdict(limits),
-                             "readable": readable})
+        protocol.send(sock, {"op": "spawn", "scratch": str(scratch), "limits": limits.model_dump(),
+                             "readable": readable, "support": str(support) if support else None})
         try:
             hello = protocol.receive(sock, time.monotonic() + timeout)
         except (protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError):

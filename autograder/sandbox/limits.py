@@ -16,7 +16,8 @@ import os
 import resource
 import signal
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
 
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445
@@ -54,19 +55,36 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Per-worker limits. Wall-clock limits are enforced by the judge, from outside."""
+class Limits(BaseModel):
+    """Every limit of grading one submission, with the one set of defaults.
 
-    cpu_seconds: int = 120
-    # CPU time of one operation. The same for every operation of a worker, whatever the
-    # judge's wall-clock limit for it, so student code cannot tell runs apart by it (a test
-    # that reads its limit would otherwise know a mutant run from the reference run).
-    operation_cpu_seconds: float = 60
-    memory_mb: int = 3072
-    file_size_mb: int = 16
-    max_processes: int = 64
-    open_files: int = 256
+    Read from ``[limits]`` in ``assignment.toml``. The wall-clock limits are enforced by the
+    judge, from outside the worker; the others by the worker on itself, right after fork,
+    before any student code (see :func:`apply_rlimits`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check_seconds: float = Field(20, gt=0, description="wall clock for one check")
+    submission_seconds: float = Field(180, gt=0, description="wall clock for all checks of "
+                                      "one submission")
+    cpu_seconds: int = Field(300, gt=0, description="CPU time of one worker process")
+    memory_mb: int = Field(3072, gt=0, description="memory a worker may allocate beyond its "
+                           "start size")
+    cell_seconds: float = Field(10, gt=0, description="wall clock for one notebook cell")
+    notebook_seconds: float = Field(60, gt=0, description="wall clock for running all cells "
+                                    "of a submitted notebook")
+    file_size_mb: int = Field(16, gt=0, description="largest file a worker may write")
+    max_processes: int = Field(64, gt=0, description="processes (and threads) of the user a "
+                               "worker may have")
+    open_files: int = Field(256, gt=0, description="files a worker may hold open")
+
+    @property
+    def operation_cpu_seconds(self) -> float:
+        """CPU time of one operation. The same for every operation of a worker, whatever the
+        judge's wall-clock limit for it, so student code cannot tell runs apart by it (a test
+        that reads its limit would otherwise know a mutant run from the reference run)."""
+        return max(self.check_seconds, self.notebook_seconds)
 
 
 @functools.cache

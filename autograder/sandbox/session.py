@@ -35,21 +35,57 @@ class BudgetExhausted(WorkerTimeout):
         self.args = (f"the submission used up its {seconds:g} s time budget",)
 
 
+class Budget:
+    """A wall-clock time budget: what is left of it, and the timeout of the next call.
+
+    The one place deadlines are computed: a submission's checks, the runs of a student's
+    tests and ``validate`` each hold one.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def timeout(self, seconds: float) -> float:
+        """``seconds``, or less if less is left; raises :class:`BudgetExhausted` if none is."""
+        remaining = self.remaining()
+        if remaining <= 0:
+            raise BudgetExhausted(self.seconds)
+        return min(seconds, remaining)
+
+    def child(self, seconds: float) -> Budget:
+        """A budget of ``seconds`` that ends no later than this one."""
+        return Budget(max(0.0, min(seconds, self.remaining())))
+
+
 class StudentSession:
-    def __init__(self, zygote: Zygote, scratch: Path, limits: Limits, check_seconds: float,
-                 budget_seconds: float, readable: list[str] | None = None,
-                 cell_seconds: float = 10.0, notebook_seconds: float = 60.0) -> None:
+    """The checks of one submission, against workers that are restarted when they die.
+
+    ``limits`` gives every limit; ``check_seconds`` and ``budget_seconds`` override its
+    per-check and per-submission wall-clock limits. ``support``: the assignment's support.py,
+    which workers may read and import.
+    """
+
+    def __init__(self, zygote: Zygote, scratch: Path, limits: Limits,
+                 check_seconds: float | None = None, budget_seconds: float | None = None,
+                 readable: list[str] | None = None, support: Path | None = None) -> None:
         self.zygote = zygote
         self.scratch = scratch
         self.limits = limits
-        self.check_seconds = check_seconds
-        self.budget_seconds = budget_seconds
+        self.check_seconds = check_seconds or limits.check_seconds
         self.readable = readable or []
-        self.cell_seconds = cell_seconds
-        self.notebook_seconds = notebook_seconds
+        self.support = support
+        self.cell_seconds = limits.cell_seconds
+        self.notebook_seconds = limits.notebook_seconds
         # What the first load of each notebook reported (failed cells), by module name.
         self.notebooks: dict[str, dict[str, Any]] = {}
-        self.deadline = time.monotonic() + budget_seconds
+        self.budget = Budget(budget_seconds or limits.submission_seconds)
         self.worker: Worker | None = None
         self.modules: dict[str, str] = {}
         self.import_failures: dict[str, ImportFailed] = {}
@@ -119,17 +155,15 @@ class StudentSession:
         return int(text) if regular and text.isdigit() else None
 
     def _timeout(self, seconds: float | None = None) -> float:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise BudgetExhausted(self.budget_seconds)
-        return min(seconds or self.check_seconds, remaining)
+        return self.budget.timeout(seconds or self.check_seconds)
 
     def _ensure_worker(self) -> Worker:
         if self.worker is None or not self.worker.alive:
             if self.worker is not None:
                 self.restarts += 1
             self.memo.clear()
-            self.worker = self.zygote.spawn(self.scratch, self.limits, self.readable)
+            self.worker = self.zygote.spawn(self.scratch, self.limits, self.readable,
+                                            support=self.support)
             self.landlock = self.worker.landlock
             for module, file in list(self.modules.items()):
                 self._load(self.worker, module, file)

@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 import torch
 
 import autograder
-from autograder.sandbox import probes, protocol
+from autograder.operations import OPERATIONS, StudentFault, WorkerState
+from autograder.sandbox import protocol
 from autograder.sandbox.limits import (
     Limits,
     apply_rlimits,
@@ -29,7 +30,6 @@ from autograder.sandbox.limits import (
 )
 
 OUTPUT_FILE = ".worker-output.log"
-_limits = Limits()
 
 
 def readable_roots(extra: list[str]) -> list[str]:
@@ -47,7 +47,7 @@ def readable_roots(extra: list[str]) -> list[str]:
     return sorted(r for r in roots if r and os.path.exists(r))
 
 
-def _prepare(request: dict[str, Any]) -> int:
+def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
     os.setsid()
     sys.argv[:] = ["autograder-worker"]  # nothing of the zygote's command line for students
     scratch = Path(request["scratch"]).resolve()
@@ -59,11 +59,13 @@ def _prepare(request: dict[str, Any]) -> int:
     os.dup2(output, 2)
     os.close(output)
     os.close(devnull)
-    global _limits
-    _limits = Limits(**request.get("limits", {}))
-    apply_rlimits(_limits)
+    limits = Limits(**request.get("limits", {}))
+    apply_rlimits(limits)
     torch.set_num_threads(1)
-    landlock = confine(readable_roots(request.get("readable", [])), [str(scratch), os.devnull])
+    # The assignment's support.py is readable, as one file: not its folder's other files.
+    support = request.get("support")
+    readable = list(request.get("readable", [])) + ([support] if support else [])
+    landlock = confine(readable_roots(readable), [str(scratch), os.devnull])
     block_network_sockets()
     tmp = scratch / ".tmp"
     tmp.mkdir(exist_ok=True)
@@ -76,34 +78,34 @@ def _prepare(request: dict[str, Any]) -> int:
                       or p.startswith(sys.base_prefix))
     sys.path[:] = [p for p in sys.path if p and p.startswith(installed)] + [str(scratch)]
     sys.dont_write_bytecode = True
-    probes.State.scratch = scratch
-    return landlock
+    state = WorkerState(scratch=scratch, support_file=Path(support) if support else None)
+    return state, limits, landlock
 
 
 def serve(conn: socket.socket, request: dict[str, Any]) -> NoReturn:
     """Entry point of a freshly forked worker; never returns."""
     try:
-        landlock = _prepare(request)
+        state, limits, landlock = _prepare(request)
         protocol.send(conn, {"ready": True, "pid": os.getpid(), "landlock": landlock})
         while True:
             try:
                 message = protocol.receive(conn)
             except (protocol.ChannelClosed, protocol.ProtocolError):
                 break
-            protocol.send_payload(conn, _answer(message))
+            protocol.send_payload(conn, _answer(state, limits, message))
     except BaseException:  # the judge sees the hang-up and asks the zygote why
         pass
     finally:
         os._exit(0)
 
 
-def _answer(message: dict[str, Any]) -> bytes:
+def _answer(state: WorkerState, limits: Limits, message: dict[str, Any]) -> bytes:
     """The encoded reply: ``{"ok": value}`` or ``{"error": description}``."""
-    operation = probes.OPERATIONS.get(message.get("op", ""))
+    operation = OPERATIONS.get(message.get("op", ""))
     try:
         if operation is None:
-            raise probes.StudentFault(f"unknown operation {message.get('op')!r}")
-        set_cpu_deadline(_limits.operation_cpu_seconds)
-        return protocol.encode({"ok": operation(**message.get("args", {}))})
+            raise StudentFault(f"unknown operation {message.get('op')!r}")
+        set_cpu_deadline(limits.operation_cpu_seconds)
+        return protocol.encode({"ok": operation(state, **message.get("args", {}))})
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-        return protocol.encode({"error": probes.describe_exception(exc)})
+        return protocol.encode({"error": state.describe(exc)})

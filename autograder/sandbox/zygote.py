@@ -27,19 +27,24 @@ _SO_PEERCRED_FORMAT = "3i"
 def _warm_up() -> None:
     """Run once what every worker would otherwise initialise lazily on its own."""
     import torch
-    import torchvision
+    import torchvision  # noqa: F401  (support code builds on it: imported once, here)
+    from torch import nn
 
-    from autograder.sandbox import probes
+    from autograder.operations import models
+    from autograder.operations.introspect import trace_forward
     from autograder.sandbox.limits import landlock_abi
 
     landlock_abi()  # loads libc through ctypes once, here, not in every worker
     worker.readable_roots([])  # and fills sysconfig's caches
 
     torch.set_num_threads(1)
-    with torch.device("meta"):
-        model = torchvision.models.resnet18(num_classes=2)
-    probes._materialize(model)
-    probes.trace_forward(model, [torch.randn(1, 3, 32, 32)])
+    with torch.device("meta"):  # the usual layers, so their kernels are initialised here
+        model = nn.Sequential(
+            nn.Conv2d(3, 8, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(8, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    models._materialize(model)
+    trace_forward(model, [torch.randn(1, 3, 32, 32)])
     model.train()
     model(torch.randn(2, 3, 32, 32)).sum().backward()
 

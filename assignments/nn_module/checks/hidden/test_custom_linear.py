@@ -11,10 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.compare import assert_tensors_close, random_input, tensors_close
-from autograder.checks.errors import CheckFailed
-from autograder.checks.parameters import assign_or_fail, forward_backward, require_parameter, shape_text
-from autograder.sandbox.introspect import loss_weights
+from autograder.checks import (
+    CheckFailed,
+    assert_tensors_close,
+    assign_or_fail,
+    forward_backward,
+    loss_weights,
+    random_input,
+    require_parameter,
+    shape_text,
+    tensors_close,
+)
 
 pytestmark = pytest.mark.task("CustomLinear")
 

@@ -2,17 +2,14 @@
 refresh, untouched model output, hook removal, unknown names.
 
 The model lives in the worker (a standard model with the judge's weights, see
-:mod:`autograder.sandbox.standard`); the judge runs its own copy with its own hooks and
+the assignment's ``support.py``); the judge runs its own copy with its own hooks and
 compares what the student's extractor captured with those activations.
 """
 
 import pytest
 import torch
 
-from autograder.checks.compare import assert_tensors_close, random_input, tensors_close
-from autograder.checks.errors import CheckFailed
-from autograder.sandbox import standard
-from autograder.sandbox.client import StudentError
+from autograder.checks import CheckFailed, StudentError, assert_tensors_close, random_input, tensors_close
 
 pytestmark = pytest.mark.task("FeatureExtractor")
 
@@ -24,7 +21,7 @@ MODELS = {
 
 
 def judge_model(ctx, name):
-    return ctx.cache.get(f"standard:{name}:{ctx.seed}", lambda: standard.build(name, ctx.seed))
+    return ctx.cache.get(f"standard:{name}:{ctx.seed}", lambda: ctx.support.standard_model(name, ctx.seed))
 
 
 def activations(model, x, names):
@@ -46,7 +43,7 @@ def activations(model, x, names):
 
 def setup(ctx, student, name, layer_names=None):
     model = judge_model(ctx, name)
-    remote = student.standard_model(name, ctx.seed, state=model.state_dict())
+    remote = student.support_object("standard_model", name, ctx.seed, state=model.state_dict())
     layer_names = layer_names or MODELS[name][1]
     try:
         extractor = student.instantiate("FeatureExtractor", remote.ref(), layer_names)
@@ -193,7 +190,7 @@ def test_unknown_layer_name(ctx, student, bad_name):
     """An unknown layer name gives an error when the extractor is created"""
     setup(ctx, student, "tiny_resnet", ["layer1.0.relu"])  # a valid name must work
     model = judge_model(ctx, "tiny_resnet")
-    remote = student.standard_model("tiny_resnet", ctx.seed, state=model.state_dict())
+    remote = student.support_object("standard_model", "tiny_resnet", ctx.seed, state=model.state_dict())
     try:
         student.instantiate("FeatureExtractor", remote.ref(), ["conv1", bad_name])
     except StudentError:

@@ -7,11 +7,17 @@ values the judge chose; expected outputs and gradients are computed here.
 import pytest
 import torch
 
-from autograder.checks.compare import assert_tensors_close, random_input, tensors_close
-from autograder.checks.errors import CheckFailed
-from autograder.checks.parameters import assign_or_fail, forward_backward, require_parameter
-from autograder.sandbox.client import StudentError
-from autograder.sandbox.introspect import loss_weights
+from autograder.checks import (
+    CheckFailed,
+    StudentError,
+    assert_tensors_close,
+    assign_or_fail,
+    forward_backward,
+    loss_weights,
+    random_input,
+    require_parameter,
+    tensors_close,
+)
 
 pytestmark = pytest.mark.task("LearnedNorm")
 

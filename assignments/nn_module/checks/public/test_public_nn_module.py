@@ -3,9 +3,7 @@
 import pytest
 import torch
 
-from autograder.checks.errors import CheckFailed
-from autograder.sandbox import standard
-from autograder.sandbox.client import StudentError
+from autograder.checks import CheckFailed, StudentError
 
 
 def _exists(student, symbol, kind):
@@ -36,8 +34,8 @@ def test_custom_linear_shape(student):
 def test_feature_extractor_keys(ctx, student):
     """FeatureExtractor(model, ['0', '1']) captures both layers' outputs after a forward pass"""
     _exists(student, "FeatureExtractor", "class")
-    model = ctx.cache.get("standard:mlp", lambda: standard.build("mlp", ctx.seed))
-    remote = student.standard_model("mlp", ctx.seed, state=model.state_dict())
+    model = ctx.cache.get("standard:mlp", lambda: ctx.support.standard_model("mlp", ctx.seed))
+    remote = student.support_object("standard_model", "mlp", ctx.seed, state=model.state_dict())
     try:
         extractor = student.instantiate("FeatureExtractor", remote.ref(), ["0", "1"])
     except StudentError as exc:

@@ -3,15 +3,15 @@
 import pytest
 import torch
 
-from autograder.checks.compare import (
+from autograder.checks import (
+    CheckFailed,
+    StudentError,
     build_traced,
     compare_with_reference,
+    describe,
     random_input,
     registered_leaves,
 )
-from autograder.checks.errors import CheckFailed
-from autograder.checks.structure import describe
-from autograder.sandbox.client import StudentError
 
 pytestmark = pytest.mark.task("BasicBlock")
 

@@ -10,18 +10,26 @@ import math
 import pytest
 import torchvision
 
-from autograder.checks.compare import build_traced, compare_with_reference, output_shape
-from autograder.checks.errors import CheckFailed
-from autograder.checks.structure import describe
+from autograder.checks import (
+    CheckFailed,
+    StudentCode,
+    build_traced,
+    compare_with_reference,
+    describe,
+    output_shape,
+)
 
 pytestmark = pytest.mark.task("ResNet")
+
+# The assignment's standard block (support.py): grades the network apart from the student's block.
+BLOCK = StudentCode.support_symbol("BasicBlock", shown="torchvision's BasicBlock")
 
 RESNET18_PARAMETERS = 11_689_512
 
 
 def _network(student, layers=(2, 2, 2, 2), **kwargs):
     """The student's ResNet built with torchvision's BasicBlock (on the meta device)."""
-    return student.build("ResNet", student.standard("BasicBlock"), list(layers), device="meta",
+    return student.build("ResNet", BLOCK, list(layers), device="meta",
                          shared=True, **kwargs)
 
 
@@ -59,7 +67,7 @@ SHAPE_CASES = [
 def test_output_shapes(student):
     """ResNet gives one row of logits per image for several sizes, class counts and channels"""
     for kwargs, input_shape, expected in SHAPE_CASES:
-        call, shape = output_shape(student, "ResNet", (student.standard("BasicBlock"), [2, 2, 2, 2]),
+        call, shape = output_shape(student, "ResNet", (BLOCK, [2, 2, 2, 2]),
                                    kwargs, input_shape)
         if shape != expected:
             raise CheckFailed(f"{call} maps an input of shape {input_shape} to {shape}, "
@@ -70,7 +78,7 @@ def _initial_parameters(student):
     """Statistics of every parameter of a freshly built (CPU) ResNet, computed once."""
     key = "initial parameter statistics"
     if key not in student.session.memo:
-        network = student.build("ResNet", student.standard("BasicBlock"), [1, 1, 1, 1],
+        network = student.build("ResNet", BLOCK, [1, 1, 1, 1],
                                 num_classes=10, shared=True)
         student.session.memo[key] = network.parameter_stats()
     return student.session.memo[key]
@@ -115,7 +123,7 @@ def test_batchnorm_initialisation(student):
 def test_matches_reference(ctx, student, mode):
     """ResNet(block, [1, 1, 1, 1], num_classes=7, in_channels=1) computes what the reference computes"""
     compare_with_reference(
-        ctx, student, "ResNet", (student.standard("BasicBlock"), [1, 1, 1, 1]),
+        ctx, student, "ResNet", (BLOCK, [1, 1, 1, 1]),
         {"num_classes": 7, "in_channels": 1},
         build=lambda m: m.ResNet(m.BasicBlock, [1, 1, 1, 1], num_classes=7, in_channels=1),
         input_shape=(2, 1, 32, 32), mode=mode, key="ResNet-1111-7-1", atol=1e-3)
@@ -125,7 +133,7 @@ def test_matches_reference(ctx, student, mode):
 def test_matches_torchvision(ctx, student):
     """ResNet(block, [2, 2, 2, 2], num_classes=10) computes what torchvision's resnet18 computes"""
     compare_with_reference(
-        ctx, student, "ResNet", (student.standard("BasicBlock"), [2, 2, 2, 2]),
+        ctx, student, "ResNet", (BLOCK, [2, 2, 2, 2]),
         {"num_classes": 10},
         build=lambda _: torchvision.models.resnet18(num_classes=10),
         input_shape=(2, 3, 32, 32), mode="eval", key="torchvision-resnet18-10",
@@ -134,7 +142,7 @@ def test_matches_torchvision(ctx, student):
 
 def test_layers_registered(ctx, student):
     """Every layer that runs in ResNet's forward pass is a registered submodule"""
-    remote, trace = build_traced(student, "ResNet", (student.standard("BasicBlock"), [2, 2, 2, 2]),
+    remote, trace = build_traced(student, "ResNet", (BLOCK, [2, 2, 2, 2]),
                                  {"num_classes": 10}, (2, 3, 32, 32), shared=True)
     if not any(leaf["params"] for leaf in trace):
         raise CheckFailed(f"no layer with parameters runs in the forward pass of {remote.call}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.judge.mutation import check_student_test, mutant_names
+from autograder.checks import check_student_test, mutant_names
 
 ASSIGNMENT = Path(__file__).resolve().parents[2]
 RESIDUAL = "test_residual_addition_happens"

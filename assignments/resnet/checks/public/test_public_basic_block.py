@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder.checks.errors import CheckFailed
+from autograder.checks import CheckFailed
 
 pytestmark = pytest.mark.task("BasicBlock")
 

@@ -1,7 +1,9 @@
-"""Standard models a check hands to student code (a FeatureExtractor needs a model to hook).
+"""Support code of the nn_module assignment: the standard models its checks hand to student
+code (a FeatureExtractor needs a model to hook).
 
-Built from public torch/torchvision parts, by the same code in the judge and in the worker;
-the judge sends its own weights so both copies compute the same thing.
+Public code (students may read it), imported by the worker (as ``assignment_support``) and
+by the judge (``ctx.support``), so both build the same model; the judge sends its own
+weights too, so both copies compute the same thing.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ class TinyResNet(nn.Module):
 MODELS: dict[str, Callable[[], nn.Module]] = {"mlp": mlp, "tiny_resnet": TinyResNet}
 
 
-def build(name: str, seed: int) -> nn.Module:
-    """A standard model with seeded weights and random BatchNorm statistics, in eval mode."""
+def standard_model(name: str, seed: int, state: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """A standard model with seeded weights and random BatchNorm statistics, in eval mode;
+    ``state``: weights to load instead (the judge's, so both copies compute the same)."""
     torch.manual_seed(seed)
     model = MODELS[name]()
     with torch.no_grad():
@@ -53,4 +56,6 @@ def build(name: str, seed: int) -> nn.Module:
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
+    if state is not None:
+        model.load_state_dict(state)
     return model.eval()

@@ -1,0 +1,91 @@
+"""Operations on a student's own tests: import the test file and call the named test
+functions directly, reporting each outcome as data (the judge alone decides its worth).
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder.operations.objects import load_module
+from autograder.operations.registry import StudentFault, operation
+from autograder.operations.state import WorkerState
+
+# pytest.skip() and pytest.xfail() in a student's test: neither a pass nor a failure.
+_SKIP_EXCEPTIONS = ("Skipped", "XFailed")
+
+
+def _test_failure(state: WorkerState, exc: BaseException, file: str) -> dict[str, Any]:
+    """An exception from a student's test, with the frames of the test file only (never of
+    the module under test, which may be the reference)."""
+    info = state.describe(exc)
+    info["frames"] = [f for f in info["frames"] if f["file"] == Path(file).name]
+    info["builtin"] = type(exc).__module__ == "builtins"
+    return info
+
+
+def _call_student_test(state: WorkerState, func: Any, file: str, seed: int) -> dict[str, Any]:
+
+    line = getattr(getattr(func, "__code__", None), "co_firstlineno", None)
+    # Every test starts from the same state whatever ran before it, so its outcome depends
+    # only on the module under test (the judge runs subsets of tests against mutants).
+    torch.manual_seed(seed)
+    random.seed(seed)
+    torch.set_grad_enabled(True)
+    started = time.perf_counter()
+    try:
+        if not callable(func):
+            raise StudentFault(f"`{getattr(func, '__name__', 'the test')}` is not a function")
+        if inspect.iscoroutinefunction(func):
+            raise StudentFault("the test is an async function; write a plain `def` test")
+        try:
+            required = [p.name for p in inspect.signature(func).parameters.values()
+                        if p.default is inspect.Parameter.empty
+                        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        except (TypeError, ValueError):
+            required = []
+        if required:
+            raise StudentFault(f"the test takes arguments ({', '.join(required)}); it is called "
+                               "without any, so pytest fixtures are not available")
+        func()
+        result: dict[str, Any] = {"status": "passed"}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a test are failures too
+        status = ("failed" if isinstance(exc, AssertionError) else
+                  "skipped" if type(exc).__name__ in _SKIP_EXCEPTIONS else "error")
+        result = {"status": status, **_test_failure(state, exc, file)}
+    result.update(line=line, seconds=round(time.perf_counter() - started, 4))
+    return result
+
+
+@operation
+def run_tests(state: WorkerState, module: str, file: str, tests: list[str], seed: int = 0) -> dict[str, Any]:
+    """Import a student's test file and call the named test functions directly.
+
+    Not through pytest: pytest would load a ``conftest.py``, ini file or plugin that came
+    with the submission, and a plugin can rewrite any outcome. Called directly, a test
+    passes when it returns and fails when it raises, nothing else. The reply is data per
+    test (status, exception type, message, the test file's own frames); the judge alone
+    decides what an outcome is worth. The module under test must be loaded first (it is
+    whichever variant the judge put in this worker's folder).
+    """
+    test_module = state.modules.get(module)
+    if test_module is None:
+        try:
+            load_module(state, module, file)
+        except BaseException as exc:  # a broken test file: every test in it fails to run
+            info = _test_failure(state, exc, file)
+            return {name: {**info, "status": "import_error", "line": None, "seconds": 0.0}
+                    for name in tests}
+        test_module = state.modules[module]
+    results = {}
+    for name in tests:
+        if not hasattr(test_module, name):
+            results[name] = {"status": "missing", "line": None, "seconds": 0.0}
+        else:
+            results[name] = _call_student_test(state, getattr(test_module, name), file, seed)
+    return results
