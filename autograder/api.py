@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograder import packaging
 from autograder.errors import UserError
 from autograder.judge.runner import Judge, failure_report
+from autograder.packaging import build_package
 from autograder.report.model import Report
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
@@ -217,9 +219,13 @@ def render_reports(paths: list[Path], fmt: str, audience: Audience | None = None
 
 def package_gradescope(assignment: str, output: Path) -> Path:
     """Write the Gradescope autograder zip of ``assignment``."""
-    from autograder.gradescope import build_package
-
     return build_package(load_assignment(assignment), output)
+
+
+def write_hidden_weights(assignment: str, folder: Path) -> Path:
+    """Write the derived ``hidden_weight`` of each task of ``assignment`` into the
+    ``assignment.toml`` of ``folder``, a copy of its folder that will lack the hidden checks."""
+    return packaging.write_hidden_weights(load_assignment(assignment), folder)
 
 
 def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default_course"

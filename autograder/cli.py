@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from autograder.errors import UserError
+from autograder.report.renderers import FORMATS, format_help
 
 EXIT_STATUS = """
 Exit status: 0 when grading completed, whatever the scores; 1 when it could not
@@ -178,14 +179,13 @@ def check(path: Path, assignment: str | None, output: Path | None = None) -> Non
         output.write_text(result.report.model_dump_json(indent=2))
 
 
-REPORT_FORMATS = ("gradescope", "junit", "markdown", "github")
+REPORT_FORMATS = tuple(FORMATS)
 
 
 @main.command("report")
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-f", "--format", "fmt", type=click.Choice(REPORT_FORMATS), required=True,
-              help="gradescope: results.json (one report); junit: JUnit XML; markdown: score "
-                   "tables and feedback; github: workflow-command annotations.")
+              help=format_help())
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="File to write (default: standard output).")
 @click.option("--audience", type=click.Choice(["student", "instructor"]), default="student",

@@ -1,4 +1,4 @@
-"""Gradescope's autograder zip, and what runs inside it.
+"""What runs inside Gradescope's autograder zip (built by :mod:`autograder.packaging`).
 
 The zip (``autograder package gradescope NAME``) holds, at its root, ``setup.sh`` (Gradescope
 runs it once to build the image: a Python 3.11+ virtual environment with CPU torch and this
@@ -19,80 +19,11 @@ import shutil
 import sys
 import tempfile
 import traceback
-import zipfile
 from pathlib import Path
 
-import autograder
+from autograder import api
 from autograder.errors import UserError
 from autograder.spec import AssignmentSpec
-
-SETUP_SH = """\
-#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image.
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    PY=python3
-    apt-get install -y python3-venv python3-pip
-else  # Ubuntu 22.04 images: Python 3.10 by default
-    PY=python3.11
-    apt-get install -y python3.11 python3.11-venv
-fi
-"$PY" -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-# The CPU builds: Gradescope's graders have no GPU, and the CUDA wheels are gigabytes.
-/autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch torchvision
-/autograder/venv/bin/pip install /autograder/source/grader
-"""
-
-RUN_AUTOGRADER = """\
-#!/usr/bin/env bash
-# Gradescope runs this for every submission; it writes /autograder/results/results.json.
-set -uo pipefail
-ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-PYTHON="${{AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}}"
-export AUTOGRADER_HOME="$ROOT/source/grader"
-exec "$PYTHON" -m autograder.gradescope --root "$ROOT" --assignment {assignment}
-"""
-
-_SKIP = ("__pycache__", ".pyc", ".egg-info")
-
-
-def _add_tree(archive: zipfile.ZipFile, folder: Path, prefix: str) -> None:
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_file() and not any(part.endswith(_SKIP) or part.startswith(".")
-                                      for part in relative.parts):
-            archive.write(path, f"{prefix}/{relative.as_posix()}")
-
-
-def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-    info.external_attr = (0o100755 if executable else 0o100644) << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, text)
-
-
-def build_package(spec: AssignmentSpec, output: Path) -> Path:
-    """Write the Gradescope autograder zip for ``spec`` to ``output``."""
-    package_dir = Path(autograder.__file__).resolve().parent
-    pyproject = package_dir.parent / "pyproject.toml"
-    if not pyproject.is_file():
-        raise UserError("packaging needs autograder's source checkout (no pyproject.toml beside "
-                        f"{package_dir})")
-    if not spec.reference_dir.is_dir():
-        raise UserError(f"assignment {spec.name} has no reference folder at {spec.reference_dir}")
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
-        _add_text(archive, "setup.sh", SETUP_SH, executable=True)
-        _add_text(archive, "run_autograder", RUN_AUTOGRADER.format(assignment=spec.name), executable=True)
-        archive.write(pyproject, "grader/pyproject.toml")
-        _add_tree(archive, package_dir, "grader/autograder")
-        _add_tree(archive, spec.root, f"grader/assignments/{spec.name}")
-        _add_tree(archive, spec.reference_dir, f"grader/reference/{spec.name}")
-    return output
 
 
 def find_submission(folder: Path, spec: AssignmentSpec) -> Path:
@@ -119,7 +50,6 @@ def _failure(results: Path, message: str) -> None:
 
 def run_autograder(root: Path, assignment: str) -> Path:
     """Grade ``root/submission`` with every check and write ``root/results/results.json``."""
-    from autograder import api
     from autograder.report.gradescope import render_gradescope
     from autograder.report.text import report_details
 

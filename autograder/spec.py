@@ -36,10 +36,11 @@ class FileSpec(BaseModel):
 class TaskSpec(BaseModel):
     name: str
     points: float = Field(gt=0)
-    hidden_weight: float = Field(
-        0, ge=0, description="total weight of the task's hidden checks, so that a copy of the "
-        "grader without them (what students get) still scores public checks at their true share; "
-        "grading with the hidden checks verifies it")
+    hidden_weight: float | None = Field(
+        None, ge=0, description="total weight of the task's hidden checks: never typed by hand, "
+        "written into a copy of the grader without them (what students get, see "
+        "autograder.packaging) so it still scores public checks at their true share; grading "
+        "with the hidden checks present computes it from them")
     file: str = Field(description="the submission file this task grades")
     description: str = ""
 

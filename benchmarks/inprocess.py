@@ -18,7 +18,7 @@ import pytest
 from autograder.ingest import ingest
 from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.plugin import JudgePlugin
-from autograder.sandbox import probes
+from autograder.operations import OPERATIONS, WorkerState
 from autograder.sandbox.client import StudentError
 from autograder.spec import load_assignment
 
@@ -26,20 +26,20 @@ from autograder.spec import load_assignment
 class InProcessSession:
     """Stands in for StudentSession: operations run right here, in the test process."""
 
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, support: Path | None) -> None:
         self.memo: dict[Any, Any] = {}
-        probes.State.scratch = scratch
+        self.state = WorkerState(scratch=scratch, support_file=support)
         sys.path.append(str(scratch))
 
     def require(self, module: str, file: str) -> None:
-        if module not in probes.State.modules:
+        if module not in self.state.modules:
             self.call("load_module", name=module, file=file)
 
     def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         try:
-            return probes.OPERATIONS[op](**args)
+            return OPERATIONS[op](self.state, **args)
         except BaseException as exc:
-            raise StudentError(probes.describe_exception(exc)) from None
+            raise StudentError(self.state.describe(exc)) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,7 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = load_assignment(config.getoption("--assignment"))
     scratch = Path(tempfile.mkdtemp(prefix="baseline-"))
     submission = ingest(Path(config.getoption("--submission")), spec, scratch)
-    context = JudgeContext(spec, submission, InProcessSession(scratch), JudgeCache(spec), spec.seed)
+    session = InProcessSession(scratch, spec.support_file)
+    context = JudgeContext(spec, submission, session, JudgeCache(spec), spec.seed)
     config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
     config.add_cleanup(lambda: shutil.rmtree(context.cache.shared_dir, ignore_errors=True))
     tasks = config.getoption("--task")

@@ -106,7 +106,7 @@ def test_check_on_the_template_shows_hints() -> None:
 def test_a_copy_without_hidden_checks_scores_public_checks_the_same(tmp_path: Path,
                                                                    monkeypatch) -> None:
     """Students get the grader without checks/hidden; `check` must still say what the
-    public checks are worth and what is left, from assignment.toml's hidden_weight."""
+    public checks are worth and what is left, from the hidden_weight derived into the copy."""
     import shutil
 
     from autograder import api
@@ -114,6 +114,7 @@ def test_a_copy_without_hidden_checks_scores_public_checks_the_same(tmp_path: Pa
     full = api.check(EXAMPLES / "buggy_student", "resnet")
     for folder in ("assignments", "reference", "student_template"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
+    api.write_hidden_weights("resnet", tmp_path / "assignments" / "resnet")  # as a copy is built
     shutil.rmtree(tmp_path / "assignments" / "resnet" / "checks" / "hidden")
     monkeypatch.setenv("AUTOGRADER_HOME", str(tmp_path))
     public_only = api.check(EXAMPLES / "buggy_student", "resnet")

@@ -299,13 +299,13 @@ def test_forged_replies_do_not_skip_comparisons(resnet_judge, make_submission) -
     """Student code can rewrite what its worker replies; a gradient it leaves out is missing."""
     detached = mutate(REF, "out = out + self.shortcut(x)", "out = out + self.shortcut(x).detach()")
     forge = '''
-from autograder.sandbox import probes
-_forward = probes.OPERATIONS["forward"]
-def _forged(**args):
-    reply = _forward(**args)
+from autograder.operations import OPERATIONS
+_forward = OPERATIONS["forward"]
+def _forged(state, **args):
+    reply = _forward(state, **args)
     reply["grads"] = {}
     return reply
-probes.OPERATIONS["forward"] = _forged
+OPERATIONS["forward"] = _forged
 '''
     honest = grade(resnet_judge, make_submission, detached)
     forged = grade(resnet_judge, make_submission, forge + detached)

@@ -24,7 +24,7 @@ import pytest
 from autograder.checks.remote import StudentCode
 from autograder.judge.context import JudgeContext
 from autograder.judge.outcomes import Outcome, classify
-from autograder.spec import Visibility
+from autograder.spec import AssignmentSpec, Visibility
 
 MARKERS = (
     "task(name): the task this check grades",
@@ -50,6 +50,43 @@ def _display_name(item: pytest.Item) -> str:
     name = doc[0].rstrip(".") if doc else item.originalname.removeprefix("test_").replace("_", " ")
     callspec = getattr(item, "callspec", None)
     return f"{name} [{callspec.id}]" if callspec else name
+
+
+def check_info(item: pytest.Item, task: str, hidden_visibility: Visibility) -> CheckInfo:
+    """What the markers and folder of a collected check say about it."""
+    weight_marker = item.get_closest_marker("weight")
+    public = "public" in item.path.parts
+    visibility_marker = item.get_closest_marker("visibility")
+    visibility = (visibility_marker.args[0] if visibility_marker
+                  else "visible" if public else hidden_visibility)
+    return CheckInfo(item.nodeid, _display_name(item), task,
+                     float(weight_marker.args[0]) if weight_marker else 1.0, visibility, public)
+
+
+class CheckCollector:
+    """Collects an assignment's checks without running them (for their weights)."""
+
+    def __init__(self, spec: AssignmentSpec) -> None:
+        self.spec = spec
+        self.checks: list[CheckInfo] = []
+        self.errors: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for marker in MARKERS:
+            config.addinivalue_line("markers", marker)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"a check file could not be loaded: {report.nodeid}")
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        tasks = {t.name for t in self.spec.tasks}
+        for item in items:
+            marker = item.get_closest_marker("task")
+            if marker is None or marker.args[0] not in tasks:
+                self.errors.append(f"check {item.nodeid} names no known task")
+            else:
+                self.checks.append(check_info(item, marker.args[0], self.spec.hidden_visibility))
 
 
 class JudgePlugin:
@@ -83,14 +120,8 @@ class JudgePlugin:
             task = tasks[task_marker.args[0]]
             if self.tasks is not None and task.name not in self.tasks:
                 continue
-            weight_marker = item.get_closest_marker("weight")
-            public = "public" in item.path.parts
-            visibility_marker = item.get_closest_marker("visibility")
-            visibility = (visibility_marker.args[0] if visibility_marker
-                          else "visible" if public else self.grading.spec.hidden_visibility)
-            info = CheckInfo(item.nodeid, _display_name(item), task.name,
-                             float(weight_marker.args[0]) if weight_marker else 1.0,
-                             visibility, public)
+            info = check_info(item, task.name, self.grading.spec.hidden_visibility)
+            public = info.public
             self.checks.append(info)
             self.by_id[item.nodeid] = info
             problem = self.grading.submission.file_problems.get(task.file)

@@ -21,7 +21,7 @@ from autograder.errors import UserError
 from autograder.ingest import ingest, submission_id
 from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.outcomes import Outcome
-from autograder.judge.plugin import CheckInfo, JudgePlugin
+from autograder.judge.plugin import CheckCollector, CheckInfo, JudgePlugin
 from autograder.notebooks import notebook_problems
 from autograder.report.model import (
     Environment,
@@ -154,14 +154,30 @@ def hidden_checks_present(spec: AssignmentSpec) -> bool:
     return (spec.checks_dir / "hidden").is_dir()
 
 
+def hidden_weights(spec: AssignmentSpec) -> dict[str, float]:
+    """The total weight of each task's hidden checks, from collecting them (nothing runs)."""
+    collector = CheckCollector(spec)
+    with _isolated_pytest_env():
+        exit_code = pytest.main(
+            [str(spec.checks_dir / "hidden"), "--collect-only", "-c", str(PYTEST_INI),
+             "--rootdir", str(spec.root), "--noconftest", "--import-mode=importlib",
+             "--strict-markers", *(f"-pno:{name}" for name in _UNUSED_PLUGINS)],
+            plugins=[collector])
+    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or collector.errors:
+        problems = "; ".join(collector.errors) or f"pytest exit status {int(exit_code)}"
+        raise UserError(f"the hidden checks of {spec.name} could not be collected: {problems}")
+    return {task.name: sum(c.weight for c in collector.checks if c.task == task.name)
+            for task in spec.tasks}
+
+
 def hidden_weight_problems(spec: AssignmentSpec, checks: list[CheckInfo]) -> list[str]:
-    """Where assignment.toml's ``hidden_weight`` disagrees with the hidden checks present."""
+    """Where a ``hidden_weight`` written into a copy disagrees with the hidden checks present."""
     if not hidden_checks_present(spec):
         return []
     problems = []
     for task in spec.tasks:
         actual = sum(c.weight for c in checks if c.task == task.name and not c.public)
-        if abs(actual - task.hidden_weight) > 1e-9:
+        if task.hidden_weight is not None and abs(actual - task.hidden_weight) > 1e-9:
             problems.append(f"assignment.toml gives task {task.name} hidden_weight "
                             f"{task.hidden_weight:g} but its hidden checks weigh {actual:g}: "
                             "update it, or a copy without hidden checks scores public ones wrong")
@@ -176,7 +192,7 @@ def build_report(spec: AssignmentSpec, checks: list[CheckInfo], run_hidden: bool
     for task in spec.tasks:
         own = [c for c in checks if c.task == task.name]
         # Without the hidden checks (a student's copy), their declared weight stands in.
-        absent = 0.0 if hidden_checks_present(spec) else task.hidden_weight
+        absent = 0.0 if hidden_checks_present(spec) else task.hidden_weight or 0.0
         total_weight = sum(c.weight for c in own) + absent or 1.0
         tests = []
         for check in own:

@@ -1,22 +1,20 @@
-"""Every output format, by name: each renders from :class:`Report` objects alone."""
+"""Read a JSON report from disk (the one place reports are read back), and render reports
+through the format registry (:mod:`autograder.report.renderers`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from autograder.errors import UserError
 from autograder.report.audience import STUDENT, Audience
-from autograder.report.github import render_github
-from autograder.report.gradescope import render_gradescope
-from autograder.report.junit import render_junit
-from autograder.report.markdown import render_markdown
 from autograder.report.model import Report
+from autograder.report.renderers import FORMATS
+from autograder.report.renderers import render as _render
 from autograder.spec import load_assignment
 
-FORMATS = ("gradescope", "junit", "markdown", "github")
+__all__ = ["FORMATS", "load_report", "points_not_run", "render"]
 
 
 def load_report(path: Path) -> Report:
@@ -41,18 +39,10 @@ def points_not_run(report: Report) -> float:
 
 
 def render(fmt: str, reports: list[Report], audience: Audience = STUDENT,
-           path_prefix: str | None = None) -> str:
-    """``reports`` in format ``fmt``. Gradescope's ``results.json`` describes one submission
-    and carries every check with its visibility (Gradescope enforces it), so ``audience``
-    does not apply to it."""
-    if fmt == "gradescope":
-        if len(reports) != 1:
-            raise UserError(f"the gradescope format renders one report at a time (got {len(reports)})")
-        return json.dumps(render_gradescope(reports[0]), indent=2) + "\n"
-    if fmt == "junit":
-        return render_junit(reports, audience)
-    if fmt == "markdown":
-        return render_markdown(reports, audience, [points_not_run(r) for r in reports])
-    if fmt == "github":
-        return render_github(reports, audience, path_prefix)
-    raise UserError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+           path_prefix: str | None = None, not_run: list[float] | None = None) -> str:
+    """``reports`` in format ``fmt`` for ``audience``. ``not_run``: per report, the points of
+    checks that did not run; by default read here from the assignment, so that no renderer
+    reads a file."""
+    if not_run is None:
+        not_run = [points_not_run(r) for r in reports]
+    return _render(fmt, reports, audience, not_run, path_prefix)

@@ -16,8 +16,9 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.report.audience import STUDENT, Audience, view
+from autograder.report.audience import STUDENT, Audience, ReportView, view
 from autograder.report.model import Report, TestResult
+from autograder.report.renderers import RenderRequest
 from autograder.report.text import points
 
 MAX_PER_KIND = 10
@@ -79,10 +80,18 @@ def annotations(reports: list[Report], audience: Audience = STUDENT,
     first and at most ``MAX_PER_KIND`` of each kind. ``path_prefix`` is where the submission
     lies in the repository (locations are relative to the submission folder); by default,
     the submission's path in the report when it is a relative folder."""
+    return annotations_from_views([view(r, audience) for r in reports], path_prefix)
+
+
+def annotations_from_views(views: list[ReportView], path_prefix: str | None = None
+                           ) -> list[Annotation]:
+    """The annotations of reports as their audience sees them (see :func:`annotations`)."""
+    reports = [rv.report for rv in views]
     ranked = []
-    for report in reports:
+    for rv in views:
+        report = rv.report
         prefix = default_prefix(report) if path_prefix is None else path_prefix
-        for task in view(report, audience).tasks:
+        for task in rv.tasks:
             for test in task.shown:
                 if test.status != "passed":
                     key = (test.location is None, _SEVERITY[test.status], -test.max_score, len(ranked))
@@ -106,6 +115,15 @@ def annotations(reports: list[Report], audience: Audience = STUDENT,
 def render_github(reports: list[Report], audience: Audience = STUDENT,
                   path_prefix: str | None = None) -> str:
     return "".join(a.command() + "\n" for a in annotations(reports, audience, path_prefix))
+
+
+class GitHubRenderer:
+    def render(self, request: RenderRequest) -> str:
+        return "".join(a.command() + "\n"
+                       for a in annotations_from_views(request.views, request.path_prefix))
+
+
+RENDERER = GitHubRenderer()
 
 
 def write_step_summary(markdown: str) -> Path | None:

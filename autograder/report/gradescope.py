@@ -18,7 +18,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from autograder.errors import UserError
 from autograder.report.model import Report, TestResult
+from autograder.report.renderers import RenderRequest
 
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
 MAX_OUTPUT = 8000
@@ -77,3 +79,17 @@ def render_gradescope(report: Report) -> dict[str, Any]:
                        "environment": report.environment.model_dump()},
         "tests": tests,
     }
+
+
+class GradescopeRenderer:
+    """Gradescope's ``results.json`` describes one submission and carries every check with
+    its visibility (Gradescope enforces it), so it renders the report in full, not a view."""
+
+    def render(self, request: RenderRequest) -> str:
+        if len(request.reports) != 1:
+            raise UserError("the gradescope format renders one report at a time "
+                            f"(got {len(request.reports)})")
+        return json.dumps(render_gradescope(request.reports[0]), indent=2) + "\n"
+
+
+RENDERER = GradescopeRenderer()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-from autograder.report.audience import STUDENT, Audience, view
+from autograder.report.audience import STUDENT, Audience, ReportView, view
 from autograder.report.model import Report, TestResult
+from autograder.report.renderers import RenderRequest
 from autograder.report.text import points
 
 MAX_MESSAGE = 300
@@ -27,9 +28,14 @@ def _result(test: TestResult) -> list[Failure | Error | Skipped]:
 
 
 def render_junit(reports: list[Report], audience: Audience = STUDENT) -> str:
+    return junit_from_views([view(r, audience) for r in reports])
+
+
+def junit_from_views(views: list[ReportView]) -> str:
+    """One test suite per task of each report, as its audience sees it."""
     xml = JUnitXml("autograder")
-    for report in reports:
-        rv = view(report, audience)
+    for rv in views:
+        report = rv.report
         for task in rv.tasks:
             suite = TestSuite(f"{report.submission.id}.{task.name}")
             for key, value in (("assignment", report.assignment), ("submission", report.submission.id),
@@ -54,3 +60,11 @@ def render_junit(reports: list[Report], audience: Audience = STUDENT) -> str:
     text = xml.tostring()
     text = text.decode("utf-8") if isinstance(text, bytes) else text
     return '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n"
+
+
+class JUnitRenderer:
+    def render(self, request: RenderRequest) -> str:
+        return junit_from_views(request.views)
+
+
+RENDERER = JUnitRenderer()

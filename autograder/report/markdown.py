@@ -15,6 +15,7 @@ import string
 
 from autograder.report.audience import STUDENT, Audience, ReportView, view
 from autograder.report.model import Report, TestResult
+from autograder.report.renderers import RenderRequest
 from autograder.report.text import points
 
 MAX_NAME = 200
@@ -108,7 +109,11 @@ def render_markdown(reports: list[Report], audience: Audience = STUDENT,
     did not run at all (a student's `check` runs the public ones only). When the text would
     grow past ``MAX_TOTAL`` characters the remaining details are left out, with a line that
     says so; the score tables come first."""
-    views = [view(r, audience) for r in reports]
+    return markdown_from_views([view(r, audience) for r in reports], not_run)
+
+
+def markdown_from_views(views: list[ReportView], not_run: list[float] | None = None) -> str:
+    """The Markdown of reports as their audience sees them (see :func:`render_markdown`)."""
     out: list[str] = []
     for rv, missing in zip(views, not_run or [0.0] * len(views), strict=True):
         out += _summary(rv, missing)
@@ -129,3 +134,11 @@ def render_markdown(reports: list[Report], audience: Audience = STUDENT,
         out += ["", f"*{left_out} more section(s) left out to keep this short: the JSON report "
                     "has every detail.*"]
     return "\n".join(out) + "\n"
+
+
+class MarkdownRenderer:
+    def render(self, request: RenderRequest) -> str:
+        return markdown_from_views(request.views, request.not_run)
+
+
+RENDERER = MarkdownRenderer()
