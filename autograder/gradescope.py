@@ -30,7 +30,7 @@ def find_submission(folder: Path, spec: AssignmentSpec) -> Path:
     """The folder (or zip) in Gradescope's submission folder that holds the student's files:
     students upload files, a folder or a zip, so look for the assignment's files, shallowest
     first."""
-    names = spec.accepted_names  # nn_module.py stands for nn_module.ipynb, and so on
+    names = spec.accepted_names  # lab.py stands for lab.ipynb, and so on
     candidates = [folder] + sorted((p for p in folder.rglob("*") if p.is_dir()
                                     and not any(part.startswith((".", "__MACOSX"))
                                                 for part in p.relative_to(folder).parts)),

@@ -34,7 +34,7 @@ class Submission:
     folder: Path
     files: dict[str, Path] = field(default_factory=dict)
     file_problems: dict[str, str] = field(default_factory=dict)
-    # declared file name -> the name actually graded (an alternative such as nn_module.py)
+    # declared file name -> the name actually graded (an alternative such as lab.py for lab.ipynb)
     chosen: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     content_hash: str = ""

@@ -21,11 +21,11 @@ def project_root() -> Path:
 
 
 class FileSpec(BaseModel):
-    name: str = Field(description="file name in the submission, e.g. resnet.py")
+    name: str = Field(description="file name in the submission, e.g. model.py")
     module: str = Field(description="module name the student's code is imported as")
     alternatives: list[str] = Field(
         [], description="other names a submission may use for the same code instead, e.g. "
-        "nn_module.py for nn_module.ipynb; the first name present is graded")
+        "lab.py for lab.ipynb; the first name present is graded")
 
     @property
     def candidates(self) -> list[str]:

@@ -1,6 +1,6 @@
 """What a check sees of the student's code: handles to objects living in a worker.
 
-``student.build("BasicBlock", 64, 128, stride=2)`` constructs the student's class inside
+``student.build("Block", 64, 128, stride=2)`` constructs the student's class inside
 the sandbox and returns a :class:`RemoteModule`; its methods send plain data in and get
 plain data back. Nothing here imports or runs student code in the judge.
 """
@@ -39,7 +39,7 @@ class StudentCode:
         self.session = session
         self.module = module
         self.file = file  # the assignment's file (tasks and the reference go by this name)
-        self.path = path or file  # what was submitted for it: nn_module.py for nn_module.ipynb
+        self.path = path or file  # what was submitted for it: a .py file for a notebook
         self.seed = seed
 
     def _call(self, op: str, **args: Any) -> Any:
@@ -87,7 +87,7 @@ class StudentCode:
 
     def instantiate(self, symbol: str, *args: Any, **kwargs: Any) -> RemoteObject:
         """Construct ``symbol(*args, **kwargs)`` in the worker, whatever it returns (a plain
-        class like ``FeatureExtractor``). Arguments may be ``remote.ref()`` of another object."""
+        class that is not a module). Arguments may be ``remote.ref()`` of another object."""
         info = self._call("construct", module=self.module, symbol=symbol, args=list(args),
                           kwargs=kwargs, device="cpu", seed=self.seed)
         shown = tuple({"shown": "model"} if isinstance(a, dict) and "handle" in a else a for a in args)

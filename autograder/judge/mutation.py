@@ -1,12 +1,12 @@
 """Grade student-written tests by mutation: a test is worth the bugs it catches.
 
-A student's test (``test_residual_addition_happens`` in ``test_resnet.py``) runs against the
+A student's test (``test_block_adds_skip`` in ``test_model.py``) runs against the
 reference and against every mutant that names its task in ``mutants.toml``. It earns nothing
 unless it passes against the reference; then it earns one equal share of its task for each
 of those mutants it fails against (one check per mutant, see :func:`check_student_test`).
 
 Each variant runs in a worker of its own, forked by the submission's zygote, in one folder
-per submission that holds only the variant's module (as ``resnet.py``) and the student's
+per submission that holds only the variant's module (as ``model.py``) and the student's
 test file. The folder is emptied between variants, so every run sees the same path, module
 name and listing, and nothing one run leaves behind reaches the next.
 
@@ -131,7 +131,7 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
     """Run ``tests`` (functions of ``test_file``) against one variant.
 
     ``files`` is all the folder holds; ``modules`` (module name -> file) are imported first,
-    so the test's ``from resnet import ...`` finds the variant. Tests run one call each on
+    so the test's ``from model import ...`` finds the variant. Tests run one call each on
     one worker; a test that hangs or ends the process costs only itself (the worker is
     killed and the remaining tests get a fresh one). ``limits``: seconds per test, below
     the sandbox's own limit. An outcome's ``seconds`` is measured here, not by the worker.

@@ -3,10 +3,10 @@
 Checks are ordinary pytest tests in ``assignments/<name>/checks/{public,hidden}/``, marked
 with the task they grade and a relative weight::
 
-    pytestmark = pytest.mark.task("BasicBlock")
+    pytestmark = pytest.mark.task("Block")
 
     @pytest.mark.weight(2)
-    def test_identity_block_matches_reference(student, reference): ...
+    def test_block_matches_reference(student, reference): ...
 
 Fixtures: ``student`` (the submission's file for the task, in the sandbox), ``reference``
 (the reference module, in the judge), ``ctx`` (the judge's context,

@@ -5,10 +5,10 @@ A mutant is the reference with one small textual change, declared in
 
     [[mutant]]
     name = "relu_before_add"
-    symbol = "BasicBlock"                 # the class or function the change affects
+    symbol = "Block"                      # the class or function the change affects
     bug = "the block applies ReLU before adding the skip connection"
     hint = "apply ReLU after adding the shortcut, not before"   # optional
-    tests = ["test_residual_addition_happens"]   # optional: student-test tasks it grades
+    tests = ["test_block_adds_skip"]      # optional: student-test tasks it grades
     replace = [["old text", "new text"]]
 
 Mutants serve three times: a student-written test earns its points by failing against the

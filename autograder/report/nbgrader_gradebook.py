@@ -1,7 +1,7 @@
 """Write graded reports into an nbgrader gradebook, through nbgrader's own API.
 
 The instructor's formgrader then shows the scores: the assignment, its notebook (named after
-the graded file, ``nn_module`` for ``nn_module.ipynb``), one grade cell per task with the
+the graded file, ``lab`` for ``lab.ipynb``), one grade cell per task with the
 task's points, and for each student a submission whose grades carry the task scores as
 auto scores. Exporting again updates those scores in place; a manual score an instructor
 entered in the formgrader is left alone.
