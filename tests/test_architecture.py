@@ -106,11 +106,8 @@ def import_graph() -> dict[str, set[str]]:
         for imported in _imports(ast.parse(path.read_text()), package):
             if imported in modules and imported != name:
                 targets.add(imported)
-        # `from autograder.x import y`: y is a name of autograder.x or a submodule; keep the
-        # most precise module only.
-        graph[name] = {t for t in targets
-                       if not any(o.startswith(t + ".") and o in targets for o in targets)
-                       or t not in {n.rsplit(".", 1)[0] for n in targets}}
+        # `from autograder.x import y` where y is a submodule: the edge goes to y, not to x.
+        graph[name] = {t for t in targets if not any(o.startswith(t + ".") for o in targets)}
     return graph
 
 
