@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.util
+import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -13,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from autograder import packaging
 from autograder.errors import UserError
+from autograder.fileio import write_atomic
+from autograder.ingest import expand_submissions
 from autograder.judge.runner import Judge, failure_report
 from autograder.packaging import build_package
 from autograder.report.model import Report
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from autograder.validate import Validation
 
 ProgressCallback = Callable[[Report], None]
+_PR_SET_PDEATHSIG = 1
 
 
 def list_assignments() -> list[AssignmentSpec]:
@@ -54,27 +60,6 @@ def validate(assignment: str, judge: Judge | None = None) -> Validation:
         return run_validation(spec, own)
 
 
-def _looks_like_submission(folder: Path, spec: AssignmentSpec) -> bool:
-    names = {p.name for p in folder.iterdir()}
-    return bool(names & spec.accepted_names) or any(
-        p.suffix in (".py", ".ipynb") and p.is_file() for p in folder.iterdir())
-
-
-def expand_submissions(paths: list[Path], spec: AssignmentSpec) -> list[Path]:
-    """Each path is a submission (folder, zip, file) or a folder of submissions."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if not path.exists():
-            raise UserError(f"submission path does not exist: {path}")
-        if path.is_dir() and not _looks_like_submission(path, spec):
-            children = sorted(p for p in path.iterdir() if not p.name.startswith(".")
-                              and (p.is_dir() or p.suffix.lower() == ".zip"))
-            found.extend(children or [path])
-        else:
-            found.append(path)
-    return found
-
-
 @contextmanager
 def judging(spec: AssignmentSpec, seed: int | None = None,
             tasks: list[str] | None = None) -> Iterator[Judge]:
@@ -91,10 +76,25 @@ _judge: Judge | None = None
 
 
 def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None,
-                 tasks: list[str] | None) -> None:
+                 tasks: list[str] | None, parent: int) -> None:
     global _judge
+    # Ctrl-C is the coordinator's to handle (it stops the judges): a judge interrupted in
+    # the middle of a submission must not turn the interruption into a grade.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     _judge = Judge(spec, zygote, seed, tasks)
     multiprocessing.util.Finalize(_judge, _judge.close, exitpriority=10)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A judge ends when the process that forked it does, even by SIGKILL (no stray judge
+    holding the zygote open)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
 
 
 def _grade_in_judge(path: Path) -> Report:
@@ -109,7 +109,15 @@ def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = 
     ``tasks`` limits grading to those tasks (all by default)."""
     spec = load_assignment(assignment)
     spec.only(tasks)  # an unknown task is an error here, before any judge starts
-    submissions = expand_submissions(paths, spec)
+    return grade_submissions(expand_submissions(paths, spec), spec, jobs, seed, on_report, tasks)
+
+
+def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int = 1,
+                      seed: int | None = None, on_report: ProgressCallback | None = None,
+                      tasks: list[str] | None = None) -> list[Report]:
+    """Grade each path as one submission (see :func:`expand_submissions`)."""
+    if not submissions:
+        return []
     if jobs <= 1 or len(submissions) == 1:
         reports = []
         with judging(spec, seed, tasks) as judge:
@@ -125,9 +133,10 @@ def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = 
         # they share one zygote, which alone forks the workers that run student code.
         context = multiprocessing.get_context("fork")
         results: dict[int, Report] = {}
-        with ProcessPoolExecutor(max_workers=min(jobs, len(submissions)), mp_context=context,
-                                 initializer=_start_judge,
-                                 initargs=(spec, zygote, seed, tasks)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(submissions)), mp_context=context,
+                                   initializer=_start_judge,
+                                   initargs=(spec, zygote, seed, tasks, os.getpid()))
+        try:
             futures = {pool.submit(_grade_in_judge, p): i for i, p in enumerate(submissions)}
             for future in as_completed(futures):
                 index = futures[future]
@@ -138,9 +147,22 @@ def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = 
                                                     f"{type(exc).__name__}: {exc}", seed or spec.seed)
                 if on_report:
                     on_report(results[index])
+        except BaseException:  # Ctrl-C: stop now, no submission started after it
+            _stop_pool(pool)
+            raise
+        pool.shutdown()
         return [results[i] for i in range(len(submissions))]
     finally:
         zygote.close()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(5)
 
 
 @dataclass
@@ -195,7 +217,7 @@ class ReportWriter:
                 name += "_"
             self.used.add(name)
             path = self.output / f"{name}.json"
-        path.write_text(report.model_dump_json(indent=2))
+        write_atomic(path, report.model_dump_json(indent=2))
         self.written.append(path)
         return path
 
@@ -230,7 +252,15 @@ def write_hidden_weights(assignment: str, folder: Path) -> Path:
 
 def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default_course"
                     ) -> GradebookExport:
-    """Write the reports in ``paths`` (files or folders of them) into an nbgrader gradebook."""
+    """Write the reports in ``paths`` (files or folders of them, or autograder gradebooks:
+    ``*.sqlite``) into an nbgrader gradebook."""
+    from autograder.gradebook.store import Gradebook, latest_results
     from autograder.report.nbgrader_gradebook import export_reports, load_reports
 
-    return export_reports(load_reports(paths), db, course_id)
+    books = [Path(p) for p in paths if Path(p).suffix == ".sqlite"]
+    reports = []
+    for book_path in books:
+        with Gradebook(book_path, create=False) as book:
+            reports += [result.report for result in latest_results(book)]
+    rest = [p for p in paths if Path(p) not in books]
+    return export_reports(reports + (load_reports(rest) if rest or not reports else []), db, course_id)

@@ -120,40 +120,80 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
 @click.option("-t", "--task", "tasks", multiple=True,
               help="Grade only this task (repeatable); all tasks by default.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every check's result.")
+@click.option("--gradebook", type=click.Path(path_type=Path), default=None,
+              help="The SQLite gradebook to record results in [default: OUTPUT/gradebook.sqlite].")
+@click.option("--regrade", is_flag=True,
+              help="Grade every submission again, even those the gradebook already has.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to "
+                   "start one here with N workers (needs the `cluster` extra).")
 def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: int,
-          seed: int | None, tasks: tuple[str, ...], verbose: bool) -> None:
+          seed: int | None, tasks: tuple[str, ...], verbose: bool, gradebook: Path | None,
+          regrade: bool, cluster: str | None) -> None:
     """Grade SUBMISSIONS (folders, zips, or folders of them) with all checks.
 
-    Writes one JSON report per submission and prints a summary table.
+    Writes one JSON report per submission as soon as it is graded, records each in the
+    gradebook, and prints a summary table. Running the same command again grades only what
+    is new: a submission whose files and grader (checks, reference, seed, versions) are
+    unchanged is skipped, so an interrupted run resumes where it stopped.
     """
     for path in submissions:
         if not path.exists():
             raise UserError(f"submission path does not exist: {path}")
-    from autograder.sandbox.client import prestart_zygote
-
-    prestart_zygote()
-    from autograder import api
+    from autograder.gradebook.run import ClassRun
     from autograder.report.text import report_details, summary_table
 
-    spec = api.load_assignment(assignment).only(list(tasks))
-    count = len(api.expand_submissions(list(submissions), spec))
-    writer = api.ReportWriter(output, count)
+    run = ClassRun(list(submissions), assignment, output, seed, list(tasks), gradebook, regrade)
+    try:
+        if run.todo and not cluster:
+            from autograder.sandbox.client import prestart_zygote
 
-    def done(report: api.Report) -> None:
-        writer.write(report)
-        bar.update(1)
-
-    with click.progressbar(length=count, label=f"grading {count} submission(s)",
-                           file=sys.stderr, show_pos=True) as bar:
-        reports = api.grade(list(submissions), assignment, jobs=jobs, seed=seed, on_report=done,
-                            tasks=list(tasks) or None)
-    written = writer.written
+            prestart_zygote()
+        count = len(run.todo)
+        progress = _Progress(count)
+        with click.progressbar(length=count, label=f"grading {count} submission(s)",
+                               file=sys.stderr, show_pos=True, show_eta=True,
+                               item_show_func=progress.rate) as bar:
+            try:
+                summary = run.execute(jobs, cluster,
+                                      on_report=lambda report: bar.update(progress.tick(), report))
+            except KeyboardInterrupt:
+                graded = len(run.summary.graded)
+                click.echo(f"\ninterrupted: {graded} submission(s) graded and saved; run the same "
+                           "command again to grade the rest", err=True)
+                sys.exit(130)
+    finally:
+        run.close()
     if verbose:
-        for report in reports:
+        for report in summary.graded:
             click.echo(report_details(report) + "\n")
-    click.echo(summary_table(reports))
-    where = written[0] if len(written) == 1 else f"{output}/ ({len(written)} files)"
-    click.echo(f"\nreports written to {where}")
+    if summary.graded:
+        click.echo(summary_table(summary.graded) + "\n")
+    click.echo(summary.text())
+    click.echo(f"reports in {output}")
+
+
+class _Progress:
+    """Rate and time left for the progress bar (click prints its own ETA beside them)."""
+
+    def __init__(self, total: int) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.started = self.clock()
+        self.total = total
+        self.done = 0
+
+    def tick(self) -> int:
+        self.done += 1
+        return 1
+
+    def rate(self, item: object) -> str:
+        if item is None or not self.done:
+            return ""
+        elapsed = self.clock() - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        return f"{self.done / elapsed * 60:.1f}/min, {left:.0f} s left"
 
 
 @main.command()
@@ -235,9 +275,83 @@ def package_gradescope_command(assignment: str, output: Path) -> None:
     click.echo(f"wrote {api.package_gradescope(assignment, output)}")
 
 
+@main.command("stats")
+@click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
+@click.option("-a", "--assignment", default=None, help="Only this assignment (default: all).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "html"]), default="text",
+              show_default=True, help="html: one self-contained page with plots.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="File to write (default: standard output; html: class-stats.html).")
+def stats_command(gradebook: Path, assignment: str | None, fmt: str, output: Path | None) -> None:
+    """Class analytics from GRADEBOOK (a grade output folder or its gradebook.sqlite):
+    score distribution, each task's mean and spread, each check's pass rate from hardest
+    to easiest, and the known bugs the diagnosis matched most often."""
+    from autograder.fileio import write_atomic
+    from autograder.gradebook.stats import gradebook_stats, stats_html, stats_text
+    from autograder.gradebook.store import Gradebook, find_gradebook
+
+    with Gradebook(find_gradebook(gradebook), create=False) as book:
+        all_stats = gradebook_stats(book, assignment)
+    if not all_stats or not any(s.count for s in all_stats):
+        raise UserError(f"no graded results in {gradebook}")
+    if fmt == "html":
+        output = output or Path("class-stats.html")
+        write_atomic(output, stats_html(all_stats))
+        click.echo(f"wrote {output}")
+        return
+    text = "\n\n".join(stats_text(s) for s in all_stats) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+
+
 @main.group("export")
 def export_group() -> None:
     """Write graded reports into another grading system."""
+
+
+def _export_from_gradebook(gradebook: Path, output: Path | None, render: object) -> None:
+    from autograder.fileio import write_atomic
+    from autograder.gradebook.store import Gradebook, find_gradebook
+
+    with Gradebook(find_gradebook(gradebook), create=False) as book:
+        text = render(book)  # type: ignore[operator]
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@export_group.command("csv")
+@click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
+@click.option("-a", "--assignment", default=None, help="Needed when the gradebook holds several.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="File to write (default: standard output).")
+def export_csv_command(gradebook: Path, assignment: str | None, output: Path | None) -> None:
+    """One CSV row per student from GRADEBOOK (a grade output folder or its
+    gradebook.sqlite): id, each task's score, total, max score, status, graded at."""
+    from autograder.gradebook.exports import export_csv
+
+    _export_from_gradebook(gradebook, output, lambda book: export_csv(book, assignment))
+
+
+@export_group.command("canvas")
+@click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
+@click.option("-a", "--assignment", default=None, help="Needed when the gradebook holds several.")
+@click.option("--column", default=None,
+              help="The Canvas assignment column, e.g. 'ResNet (1234)' to update Canvas "
+                   "assignment 1234 [default: the assignment's name, a new column].")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="File to write (default: standard output).")
+def export_canvas_command(gradebook: Path, assignment: str | None, column: str | None,
+                          output: Path | None) -> None:
+    """The totals in GRADEBOOK as a file for Canvas's gradebook import (Grades > Import):
+    Student, ID, SIS User ID, SIS Login ID, Section, the assignment; a Points Possible row."""
+    from autograder.gradebook.exports import export_canvas
+
+    _export_from_gradebook(gradebook, output, lambda book: export_canvas(book, assignment, column))
 
 
 @export_group.command("nbgrader")
@@ -248,7 +362,7 @@ def export_group() -> None:
 @click.option("--course", default="default_course", show_default=True,
               help="The nbgrader course id.")
 def export_nbgrader_command(reports: tuple[Path, ...], db: str, course: str) -> None:
-    """Put the scores of JSON REPORTS (files or folders, from `grade`) into an nbgrader
+    """Put the scores of JSON REPORTS (files or folders, from `grade`, or a gradebook.sqlite) into an nbgrader
     gradebook: one grade cell per task, auto scores per student. Exporting again updates
     the scores rather than adding rows."""
     from autograder import api

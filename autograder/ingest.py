@@ -190,3 +190,24 @@ def _text_problem(name: str, data: bytes) -> str | None:
         return (f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
                 f"{exc.start}): save it with UTF-8 encoding")
     return None
+
+
+def _looks_like_submission(folder: Path, spec: AssignmentSpec) -> bool:
+    names = {p.name for p in folder.iterdir()}
+    return bool(names & spec.accepted_names) or any(
+        p.suffix in (".py", ".ipynb") and p.is_file() for p in folder.iterdir())
+
+
+def expand_submissions(paths: list[Path], spec: AssignmentSpec) -> list[Path]:
+    """Each path is a submission (folder, zip, file) or a folder of submissions."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UserError(f"submission path does not exist: {path}")
+        if path.is_dir() and not _looks_like_submission(path, spec):
+            children = sorted(p for p in path.iterdir() if not p.name.startswith(".")
+                              and (p.is_dir() or p.suffix.lower() == ".zip"))
+            found.extend(children or [path])
+        else:
+            found.append(path)
+    return found

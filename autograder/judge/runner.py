@@ -99,6 +99,8 @@ class Judge:
                      "--strict-markers", *(f"-pno:{name}" for name in _UNUSED_PLUGINS)],
                     plugins=[plugin],
                 )
+            if exit_code == pytest.ExitCode.INTERRUPTED:  # pytest caught the Ctrl-C: not a grade
+                raise KeyboardInterrupt
             problems = list(submission.problems) + list(submission.file_problems.values())
             problems += plugin.collection_errors
             problems += hidden_weight_problems(self.graded, plugin.checks)
