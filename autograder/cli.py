@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -151,17 +152,16 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
             prestart_zygote()
         count = len(run.todo)
         progress = _Progress(count)
-        with click.progressbar(length=count, label=f"grading {count} submission(s)",
-                               file=sys.stderr, show_pos=True, show_eta=True,
-                               item_show_func=progress.rate) as bar:
-            try:
+        try:
+            with click.progressbar(length=count, label=f"grading {count} submission(s)",
+                                   file=sys.stderr, show_pos=True, show_eta=True,
+                                   item_show_func=progress.rate, hidden=not count) as bar:
                 summary = run.execute(jobs, cluster,
                                       on_report=lambda report: bar.update(progress.tick(), report))
-            except KeyboardInterrupt:
-                graded = len(run.summary.graded)
-                click.echo(f"\ninterrupted: {graded} submission(s) graded and saved; run the same "
-                           "command again to grade the rest", err=True)
-                sys.exit(130)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: {len(run.summary.graded)} submission(s) graded and saved; "
+                       "run the same command again to grade the rest", err=True)
+            sys.exit(130)
     finally:
         run.close()
     if verbose:
@@ -170,17 +170,15 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
     if summary.graded:
         click.echo(summary_table(summary.graded) + "\n")
     click.echo(summary.text())
-    click.echo(f"reports in {output}")
+    single = len(run.submissions) == 1 and output.suffix == ".json" and not output.is_dir()
+    click.echo(f"reports written to {output if single else f'{output}/'}")
 
 
 class _Progress:
     """Rate and time left for the progress bar (click prints its own ETA beside them)."""
 
     def __init__(self, total: int) -> None:
-        import time
-
-        self.clock = time.monotonic
-        self.started = self.clock()
+        self.started = time.monotonic()
         self.total = total
         self.done = 0
 
@@ -191,7 +189,7 @@ class _Progress:
     def rate(self, item: object) -> str:
         if item is None or not self.done:
             return ""
-        elapsed = self.clock() - self.started
+        elapsed = time.monotonic() - self.started
         left = elapsed / self.done * (self.total - self.done)
         return f"{self.done / elapsed * 60:.1f}/min, {left:.0f} s left"
 
