@@ -48,8 +48,9 @@ def test_release_regenerates_the_template(tmp_path: Path) -> None:
 def test_grade_many_writes_one_report_each(tmp_path: Path) -> None:
     result = run("grade", str(EXAMPLES), "-a", "resnet", "-o", str(tmp_path / "out"), "-j", "2")
     assert result.returncode == 0, result.stderr
-    reports = sorted(p.name for p in (tmp_path / "out").iterdir())
+    reports = sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".json")
     assert reports == ["buggy_student.json", "good_student.json"]
+    assert (tmp_path / "out" / "gradebook.sqlite").is_file()  # and the gradebook beside them
     good = json.loads((tmp_path / "out" / "good_student.json").read_text())
     assert good["score"] == good["max_score"]
     assert "good_student" in result.stdout and "buggy_student" in result.stdout

@@ -103,7 +103,8 @@ def content_identity(path: Path, spec: AssignmentSpec) -> tuple[str, str]:
 
 
 class ClassRun:
-    """One `grade` over a class: :meth:`plan` on construction, then :meth:`execute`."""
+    """One `grade` over a class: planned on construction (what to grade, what to skip), then
+    :meth:`execute`."""
 
     def __init__(self, paths: list[Path], assignment: str, output: Path,
                  seed: int | None = None, tasks: list[str] | None = None,
