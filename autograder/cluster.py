@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import logging
 import os
 import shutil
 import socket
@@ -82,7 +83,8 @@ def _client(address: str) -> tuple[Any, Any]:
             raise UserError(f"--cluster {address}: say how many workers, e.g. local:2")
         with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
         return Client(address, timeout=30), None
