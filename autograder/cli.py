@@ -339,7 +339,7 @@ def export_csv_command(gradebook: Path, assignment: str | None, output: Path | N
 @click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
 @click.option("-a", "--assignment", default=None, help="Needed when the gradebook holds several.")
 @click.option("--column", default=None,
-              help="The Canvas assignment column, e.g. 'ResNet (1234)' to update Canvas "
+              help="The Canvas assignment column, e.g. 'Homework 3 (1234)' to update Canvas "
                    "assignment 1234 [default: the assignment's name, a new column].")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="File to write (default: standard output).")

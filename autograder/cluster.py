@@ -148,6 +148,7 @@ class _WarmJudge:
     zygote: Zygote
     judge: Judge
     lock: threading.Lock
+    graded: int = 0
 
     def close(self) -> None:
         self.judge.close()
@@ -156,6 +157,11 @@ class _WarmJudge:
 
 _warm: dict[tuple[str, str, int | None, tuple[str, ...]], _WarmJudge] = {}
 _warm_lock = threading.Lock()
+
+
+def warm_judges() -> list[tuple[str, int]]:
+    """On a worker: (assignment, submissions graded) of each warm judge it holds."""
+    return [(key[0], warm.graded) for key, warm in _warm.items()]
 
 
 def _close_warm() -> None:
@@ -203,6 +209,7 @@ def grade_packed(assignment: str, fingerprint: str, seed: int | None, tasks: lis
             path = folder / name
             path.write_bytes(data)
         with warm.lock:  # one submission at a time per judge, whatever the worker's threads
+            warm.graded += 1
             return warm.judge.grade(path).model_dump_json()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

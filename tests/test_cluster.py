@@ -108,6 +108,14 @@ def test_scheduler_and_two_workers_survive_a_killed_worker(small_class, tmp_path
         with sqlite3.connect(out / "gradebook.sqlite") as db:
             rows = db.execute("SELECT submission_id, score FROM results").fetchall()
         assert sorted(rows) == sorted(local.items())
+        # The surviving worker started one judge for all it graded.
+        from autograder.cluster import warm_judges
+
+        with distributed.Client(address, timeout=30) as client:
+            held = client.run(warm_judges)
+        assert len(held) == 1
+        ((assignment, graded),) = next(iter(held.values()))
+        assert assignment == "resnet" and graded >= 2
         # And the rerun on the cluster grades nothing.
         result = run_cli(grade_command(folder, out, "--cluster", address), env=env)
         assert "graded 0 submission(s); skipped 4" in result.stdout
