@@ -10,22 +10,31 @@ known submissions with the real judge and checks that:
   least one known-bad variant (no check that can never fail). The bad variants of a check
   are the mutants of its task's file (each graded as a submission: the reference with that
   one file replaced), or the template where no mutant changes that file (a student's test
-  file is graded by running it, so its bad variant is a test that checks nothing).
+  file is graded by running it, so its bad variant is a test that checks nothing);
+- every known-good case (``cases/good/*``, see :mod:`autograder.cases`) earns full marks on
+  every task: a check that costs one a point is unfair, and the row names the check;
+- every known-bad case (``cases/bad/*``) loses points on each task its ``lose`` names and
+  keeps full marks on the others (or on those its ``keep`` names).
+
+All of it is graded by one judge, so reference work and the runs of an unchanged test file
+are shared between the reference, the mutants and the cases.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.cases import Case, CaseError, case_folders, case_submission, load_case
 from autograder.judge.mutation import StudentTestRuns, VariantSandbox, run_student_tests, runs_key
 from autograder.judge.runner import Judge
 from autograder.judge.variants import Mutant, load_mutants, mutated_file
 from autograder.release import template_drift
-from autograder.report.model import Report
+from autograder.report.model import Report, TaskResult
 from autograder.report.text import points
 from autograder.sandbox.session import Budget
 from autograder.spec import AssignmentSpec
@@ -47,6 +56,7 @@ class Validation:
     assignment: str
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    cases: dict[str, Report] = field(default_factory=dict)  # case label -> its report
 
     @property
     def ok(self) -> bool:
@@ -75,18 +85,74 @@ def _failing(report: Report) -> set[str]:
     return {t.check_id for task in report.tasks for t in task.tests if t.status != "passed"}
 
 
-def _reference_row(report: Report) -> Row:
+def _lost(task: TaskResult) -> str:
+    """A task that lost points, and the first check that cost them."""
+    text = f"{task.name} {points(task.score)}/{points(task.max_score)}"
+    first = next((t for t in task.tests if t.status != "passed"), None)
+    return text + (f" ({first.check_id}: {_short(first.feedback, 100)})" if first else "")
+
+
+def _full_marks_row(subject: str, report: Report) -> Row:
     short = [task for task in report.tasks if task.score < task.max_score]
     if not short and not report.problems:
-        return Row("reference earns full marks", True,
-                   f"{points(report.score)}/{points(report.max_score)}")
-    details = []
-    for task in short:
-        first = next(t for t in task.tests if t.status != "passed")
-        details.append(f"{task.name} {points(task.score)}/{points(task.max_score)} "
-                       f"({first.check_id.split('::')[-1]}: {_short(first.feedback, 100)})")
-    details += report.problems
-    return Row("reference earns full marks", False, "; ".join(details))
+        return Row(subject, True, f"{points(report.score)}/{points(report.max_score)}")
+    return Row(subject, False, "; ".join([_lost(task) for task in short] + report.problems))
+
+
+def _reference_row(report: Report) -> Row:
+    return _full_marks_row("reference earns full marks", report)
+
+
+def _good_case_row(case: Case, report: Report) -> Row:
+    row = _full_marks_row(f"good case {case.name}", report)
+    if row.ok:
+        return Row(row.subject, True, f"{row.detail}: {case.spec.about}")
+    return Row(row.subject, False, f"loses points, so a check is unfair to {case.spec.about!r}: "
+               f"{row.detail}")
+
+
+def _bad_case_row(case: Case, report: Report) -> Row:
+    tasks = {task.name: task for task in report.tasks}
+    kept = [tasks[name] for name in case.spec.lose if tasks[name].score >= tasks[name].max_score]
+    lost = [tasks[name] for name in case.kept(list(tasks))
+            if tasks[name].score < tasks[name].max_score]
+    problems = [f"{task.name} keeps full marks, but must lose points" for task in kept]
+    problems += [f"{_lost(task)} loses points, but must keep them all" for task in lost]
+    problems += report.problems
+    if problems:
+        return Row(f"bad case {case.name}", False, f"{case.spec.about}: " + "; ".join(problems))
+    losses = ", ".join(f"{tasks[name].name} {points(tasks[name].score)}/"
+                       f"{points(tasks[name].max_score)}" for name in case.spec.lose)
+    return Row(f"bad case {case.name}", True, f"loses {losses}: {case.spec.about}")
+
+
+def _content_key(folder: Path) -> str:
+    """What a submission folder holds (names and bytes): equal keys grade alike."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder)}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _grade_cases(spec: AssignmentSpec, judge: Judge, workspace: Path, result: Validation,
+                 graded: dict[str, Report]) -> None:
+    """Grade every known-good and known-bad case: one row each, its report kept. A case
+    that holds exactly what an already graded submission holds (``graded``, by content:
+    a known bug written out as a case is often a mutant too) reuses that report, since
+    grading is deterministic."""
+    for kind, folder in case_folders(spec):
+        try:
+            case = load_case(spec, kind, folder)
+        except CaseError as exc:
+            result.rows.append(Row(f"{kind} case {folder.name}", False, _short(str(exc), 300)))
+            continue
+        submission = case_submission(spec, case, workspace / "cases" / kind / case.name)
+        key = _content_key(submission)
+        report = graded[key] if key in graded else judge.grade(submission)
+        result.cases[case.label] = report
+        result.rows.append(_good_case_row(case, report) if kind == "good"
+                           else _bad_case_row(case, report))
 
 
 def _template_row(report: Report) -> Row:
@@ -179,13 +245,16 @@ def validate(spec: AssignmentSpec, judge: Judge) -> Validation:
     try:
         runs = _reference_test_runs(spec, judge, mutants, workspace)
         failed_by: dict[str, set[str]] = {}
+        graded: dict[str, Report] = {}
         for mutant in mutants:
             folder = _submission_from(spec, workspace / mutant.name,
                                       {mutated_file(spec, mutant.spec): mutant.source})
             report = judge.grade(folder)
+            graded[_content_key(folder)] = report
             task_of.update({test.check_id: task.name for task in report.tasks for test in task.tests})
             failed_by[mutant.name] = _failing(report)
             rows.append(_mutant_row(spec, mutant, runs, failed_by[mutant.name], task_of))
+        _grade_cases(spec, judge, workspace, result, graded)
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: one judge (and its sandbox) per assignment for the whole test session."""
+"""Shared fixtures: one judge (and its sandbox) per assignment for the whole test session, and
+one validation of resnet (reference, template, mutants, known-good and known-bad cases)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from autograder import api
 from autograder.judge.runner import Judge
 from autograder.report.model import Report
 from autograder.spec import load_assignment
+from autograder.validate import Validation
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_RESNET = ROOT / "reference" / "resnet" / "resnet.py"
@@ -20,6 +22,18 @@ REFERENCE_RESNET = ROOT / "reference" / "resnet" / "resnet.py"
 def resnet_judge() -> Iterator[Judge]:
     with api.judging(load_assignment("resnet")) as judge:
         yield judge
+
+
+@pytest.fixture(scope="session")
+def resnet_validation(resnet_judge: Judge) -> Validation:
+    """`validate resnet`, run once: its rows, and the report of every case it graded."""
+    return api.validate("resnet", judge=resnet_judge)
+
+
+def case_names(assignment: str, kind: str) -> list[str]:
+    """The names of an assignment's known-good (kind "good") or known-bad cases."""
+    folder = ROOT / "assignments" / assignment / "cases" / kind
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
 
 @pytest.fixture

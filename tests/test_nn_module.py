@@ -1,6 +1,8 @@
 """The nn_module assignment end to end: real notebooks (nbformat), real workers.
 
-Each submission is graded once (module-scoped fixtures); the tests read its report.
+Each submission is graded once (module-scoped fixtures); the tests read its report. Correct
+solutions in other styles and typical bugs are the assignment's known-good and known-bad cases
+(assignments/nn_module/cases), graded by `validate nn_module`.
 """
 
 from __future__ import annotations
@@ -16,136 +18,12 @@ from autograder import api
 from autograder.judge.runner import Judge
 from autograder.report.model import Report
 from autograder.spec import load_assignment
-from tests.conftest import ROOT, failing
+from autograder.validate import Validation
+from tests.conftest import ROOT, case_names, failing
 
 REFERENCE_NOTEBOOK = ROOT / "reference" / "nn_module" / "nn_module.ipynb"
 TEMPLATE_NOTEBOOK = ROOT / "student_template" / "nn_module" / "nn_module.ipynb"
 CELL_SECONDS = 3  # short, so the endless cell below costs little
-
-PLAIN_TENSOR_LINEAR = '''\
-class CustomLinear(nn.Module):
-    def __init__(self, in_features, out_features, bias=True):
-        super().__init__()
-        bound = 1 / math.sqrt(in_features)
-        self.weight = torch.empty(out_features, in_features).uniform_(-bound, bound).requires_grad_()
-        self.bias = torch.empty(out_features).uniform_(-bound, bound).requires_grad_() if bias else None
-
-    def forward(self, x):
-        out = x @ self.weight.T
-        return out + self.bias if self.bias is not None else out
-'''
-
-LIST_OF_LAYERS_LINEAR = '''\
-class CustomLinear(nn.Module):
-    def __init__(self, in_features, out_features, bias=True):
-        super().__init__()
-        self.layers = [nn.Linear(in_features, out_features, bias=bias)]
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-'''
-
-ATTACHED_FEATURES_EXTRACTOR = '''\
-class FeatureExtractor:
-    def __init__(self, model, layer_names):
-        self.features = {}
-        self.handles = []
-        for name in layer_names:
-            module = model.get_submodule(name)
-            self.handles.append(module.register_forward_hook(self._make_hook(name)))
-
-    def _make_hook(self, name):
-        def hook(module, input, output):
-            self.features[name] = output  # not detached
-        return hook
-
-    def get_features(self):
-        return self.features
-
-    def remove_hooks(self):
-        for handle in self.handles:
-            handle.remove()
-'''
-
-FORGETFUL_EXTRACTOR = ATTACHED_FEATURES_EXTRACTOR.replace(
-    "self.handles.append(module.register_forward_hook(self._make_hook(name)))",
-    "self.handles = [module.register_forward_hook(self._make_hook(name))]  # keeps the last only",
-).replace("output  # not detached", "output.detach()")
-
-BATCH_STATISTICS_NORM = '''\
-class LearnedNorm(nn.Module):
-    def __init__(self, num_features, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.learned_mean = nn.Parameter(torch.zeros(num_features))
-        self.learned_std = nn.Parameter(torch.ones(num_features))
-
-    def forward(self, x):
-        mean = x.mean(dim=0, keepdim=True)
-        std = x.std(dim=0, keepdim=True)
-        return (x - mean) / (std + self.eps)
-'''
-
-# Correct, in other styles than the reference: `self.bias = None`, a zero bias (as the seed's
-# exercise text asked), dict(named_modules()), a clone, parameters registered in another order.
-STYLE_VARIANTS = '''\
-import functools
-import math
-
-import torch
-from torch import nn
-
-
-class CustomLinear(nn.Module):
-    def __init__(self, in_features, out_features, bias=True):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if bias:
-            self.bias = nn.Parameter(torch.zeros(out_features))
-        else:
-            self.bias = None
-
-    def forward(self, x):
-        y = torch.matmul(x, self.weight.t())
-        return y if self.bias is None else y + self.bias
-
-
-class FeatureExtractor:
-    def __init__(self, model, layer_names):
-        self.features = {}
-        modules = dict(model.named_modules())
-        self.handles = []
-        for name in layer_names:
-            if name not in modules:
-                raise KeyError(f"the model has no layer {name!r}")
-            hook = functools.partial(self._store, name)
-            self.handles.append(modules[name].register_forward_hook(hook))
-
-    def _store(self, name, module, inputs, output):
-        self.features[name] = output.detach().clone()
-
-    def get_features(self):
-        return dict(self.features)
-
-    def remove_hooks(self):
-        while self.handles:
-            self.handles.pop().remove()
-
-
-class LearnedNorm(nn.Module):
-    def __init__(self, num_features, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.register_parameter("learned_std", nn.Parameter(torch.ones(num_features)))
-        self.register_parameter("learned_mean", nn.Parameter(torch.zeros(num_features)))
-
-    def forward(self, x):
-        return x.sub(self.learned_mean).div(self.learned_std.add(self.eps))
-'''
-
 
 def reference_notebook() -> nbformat.NotebookNode:
     return nbformat.read(REFERENCE_NOTEBOOK, as_version=4)
@@ -153,14 +31,6 @@ def reference_notebook() -> nbformat.NotebookNode:
 
 def cell(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
     return next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def with_solutions(**sources: str) -> nbformat.NotebookNode:
-    """The reference notebook with some exercise cells replaced (by task name)."""
-    notebook = reference_notebook()
-    for task, source in sources.items():
-        cell(notebook, f"{task}_solution").source = source
-    return notebook
 
 
 def reference_python() -> str:
@@ -226,17 +96,31 @@ def reports(grade_files: Callable[..., Report]) -> dict[str, Report]:
         "reference notebook": grade_files("reference_notebook",
                                           {"nn_module.ipynb": REFERENCE_NOTEBOOK.read_bytes()}),
         "reference py": grade_files("reference_py", {"nn_module.py": reference_python()}),
-        "style variants py": grade_files("style_variants", {"nn_module.py": STYLE_VARIANTS}),
         "template": grade_files("template", {"nn_module.ipynb": TEMPLATE_NOTEBOOK.read_bytes()}),
-        "bugs A": grade_files("bugs_a", {"nn_module.ipynb": with_solutions(
-            CustomLinear=PLAIN_TENSOR_LINEAR, FeatureExtractor=ATTACHED_FEATURES_EXTRACTOR,
-            LearnedNorm=BATCH_STATISTICS_NORM)}),
-        "bugs B": grade_files("bugs_b", {"nn_module.ipynb": with_solutions(
-            CustomLinear=LIST_OF_LAYERS_LINEAR, FeatureExtractor=FORGETFUL_EXTRACTOR)}),
         "magics": grade_files("magics", {"nn_module.ipynb": magic_notebook,
                                          "helpers.py": "HELP = 7\n"}),
         "broken": grade_files("broken", {"nn_module.ipynb": broken}),
     }
+
+
+@pytest.fixture(scope="module")
+def validation(nn_judge: Judge) -> Validation:
+    """`validate nn_module`: its rows, and the reports of its known-good and known-bad cases
+    (assignments/nn_module/cases), each graded once."""
+    return api.validate("nn_module", judge=nn_judge)
+
+
+def case(validation: Validation, label: str) -> Report:
+    return validation.cases[label]
+
+
+def test_validate_passes_on_nn_module(validation: Validation) -> None:
+    assert validation.ok, [(r.subject, r.detail) for r in validation.failures]
+    cases = case_names("nn_module", "good") + case_names("nn_module", "bad")
+    assert sorted(validation.cases) == sorted(
+        [f"good/{c}" for c in case_names("nn_module", "good")]
+        + [f"bad/{c}" for c in case_names("nn_module", "bad")])
+    assert len([r for r in validation.rows if " case " in r.subject]) == len(cases)
 
 
 def scores(report: Report) -> dict[str, float]:
@@ -250,9 +134,18 @@ def feedback_of(report: Report, task: str) -> dict[str, str]:
             if any(i.endswith(k) for i in ids)}
 
 
-@pytest.mark.parametrize("name", ["reference notebook", "reference py", "style variants py"])
+@pytest.mark.parametrize("name", ["reference notebook", "reference py"])
 def test_correct_solutions_get_full_marks(reports: dict[str, Report], name: str) -> None:
     report = reports[name]
+    assert report.score == report.max_score == 30, failing(report)
+    assert report.problems == []
+
+
+@pytest.mark.parametrize("name", case_names("nn_module", "good"))
+def test_known_good_cases_get_full_marks(validation: Validation, name: str) -> None:
+    """The seed notebook's own solutions and other styles (`self.bias = None`, detach without
+    clone, F.linear, lambda hooks, ...): full marks."""
+    report = case(validation, f"good/{name}")
     assert report.score == report.max_score == 30, failing(report)
     assert report.problems == []
 
@@ -265,8 +158,8 @@ def test_untouched_template_gets_zero(reports: dict[str, Report]) -> None:
     assert any("code cell" in p and "raised" in p for p in report.problems)
 
 
-def test_plain_tensor_parameters_lose_registration_checks(reports: dict[str, Report]) -> None:
-    report = reports["bugs A"]
+def test_plain_tensor_parameters_lose_registration_checks(validation: Validation) -> None:
+    report = case(validation, "bad/plain_tensor_parameters")
     lost = feedback_of(report, "CustomLinear")
     assert set(lost) == {"test_parameters_registered", "test_gradients", "test_state_dict_keys",
                          "test_custom_linear_shape"}, lost
@@ -276,14 +169,14 @@ def test_plain_tensor_parameters_lose_registration_checks(reports: dict[str, Rep
     assert 0 < report.task("CustomLinear").score < 10  # the maths is right: output, init
 
 
-def test_attached_features_lose_the_detach_check(reports: dict[str, Report]) -> None:
-    lost = feedback_of(reports["bugs A"], "FeatureExtractor")
+def test_attached_features_lose_the_detach_check(validation: Validation) -> None:
+    lost = feedback_of(case(validation, "bad/features_not_detached"), "FeatureExtractor")
     assert set(lost) == {"test_features_are_detached"}, lost
     assert "output.detach()" in lost["test_features_are_detached"]
 
 
-def test_batch_statistics_norm_is_named(reports: dict[str, Report]) -> None:
-    report = reports["bugs A"]
+def test_batch_statistics_norm_is_named(validation: Validation) -> None:
+    report = case(validation, "bad/batch_statistics_norm")
     lost = feedback_of(report, "LearnedNorm")
     assert set(lost) == {"test_forward_formula[2-D]", "test_forward_formula[N-D]",
                          "test_eps_honoured", "test_gradients_reach_parameters",
@@ -295,15 +188,15 @@ def test_batch_statistics_norm_is_named(reports: dict[str, Report]) -> None:
     assert report.task("LearnedNorm").score > 0  # its parameters are right
 
 
-def test_python_list_of_layers_is_explained(reports: dict[str, Report]) -> None:
-    report = reports["bugs B"]
+def test_python_list_of_layers_is_explained(validation: Validation) -> None:
+    report = case(validation, "bad/layer_in_python_list")
     lost = feedback_of(report, "CustomLinear")
     assert "Python list" in lost["test_parameters_registered"]
     assert report.task("LearnedNorm").score == 10
 
 
-def test_forgotten_hook_handles_lose_remove_hooks(reports: dict[str, Report]) -> None:
-    lost = feedback_of(reports["bugs B"], "FeatureExtractor")
+def test_forgotten_hook_handles_lose_remove_hooks(validation: Validation) -> None:
+    lost = feedback_of(case(validation, "bad/hook_handles_forgotten"), "FeatureExtractor")
     assert set(lost) == {"test_remove_hooks"}, lost
     assert "hooks are still registered" in lost["test_remove_hooks"]
     assert "`conv1`" in lost["test_remove_hooks"]
@@ -365,7 +258,7 @@ def test_gradebook_export_round_trip(reports: dict[str, Report], tmp_path: Path)
     from autograder.cli import main
     from autograder.report.nbgrader_gradebook import export_reports
 
-    chosen = [reports[n] for n in ("reference notebook", "template", "bugs A")]
+    chosen = [reports[n] for n in ("reference notebook", "template", "broken")]
     folder = tmp_path / "reports"
     api.write_reports(chosen, folder)
     db = tmp_path / "gradebook.db"

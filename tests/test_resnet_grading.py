@@ -1,22 +1,15 @@
-"""Grading the resnet assignment for real: reference, template, other styles, typical bugs."""
+"""Grading the resnet assignment for real: reference, template, other styles, typical bugs.
+
+The other styles and the typical bugs are the assignment's known-good and known-bad cases,
+graded once by `validate resnet` (the session's `resnet_validation`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from autograder.judge.runner import Judge
-from autograder.report.model import Report
-from tests.conftest import ROOT, failing, mutate, reference_source, statuses
-
-REF = reference_source()
-
-
-# The reference's tests complete each submission, so only resnet.py is under test.
-TESTS = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
-
-
-def grade_source(judge: Judge, make_submission, source: str) -> Report:
-    return judge.grade(make_submission({"resnet.py": source, "test_resnet.py": TESTS}))
+from autograder.validate import Validation
+from tests.conftest import ROOT, case_names, failing, statuses
 
 
 def test_reference_gets_full_marks(resnet_judge: Judge) -> None:
@@ -35,64 +28,14 @@ def test_untouched_template_gets_zero(resnet_judge: Judge) -> None:
     assert "returned a NoneType" in feedback or "no parameters" in feedback
 
 
-STYLES = {
-    # BasicBlock written with `downsample`, registered before conv1, no `expansion`,
-    # F.relu, the main path in one nn.Sequential.
-    "sequential_downsample_first": '''
-import torch.nn.functional as F
-from torch import nn
-class BasicBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels))
-        else:
-            self.downsample = nn.Identity()
-        self.main = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
-            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(out_channels))
-    def forward(self, x):
-        return F.relu(self.main(x) + self.downsample(x))
-''',
-    # `skip` computed first, ReLU modules with inplace=True, `out += ...`, expansion present.
-    "skip_first_inplace": '''
-import torch
-from torch import nn
-class BasicBlock(nn.Module):
-    expansion = 1
-    def __init__(self, in_channels, out_channels, stride=1):
-        super().__init__()
-        self.skip = nn.Sequential()
-        if stride != 1 or in_channels != out_channels:
-            self.skip.add_module("proj", nn.Conv2d(in_channels, out_channels, 1, stride, bias=False))
-            self.skip.add_module("bn", nn.BatchNorm2d(out_channels))
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.act1 = nn.ReLU(inplace=True)
-        self.act2 = nn.ReLU(inplace=True)
-    def forward(self, x):
-        identity = self.skip(x)
-        out = self.act1(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        out += identity
-        return self.act2(out)
-''',
-}
-
-
-@pytest.mark.parametrize("style", sorted(STYLES))
-def test_other_correct_styles_get_full_marks(resnet_judge: Judge, make_submission, style: str) -> None:
-    network = REF[REF.index("class ResNet"):]
-    source = STYLES[style] + "\n" + "import torch\n" + network
-    report = grade_source(resnet_judge, make_submission, source)
+@pytest.mark.parametrize("case", case_names("resnet", "good"))
+def test_known_good_cases_get_full_marks(resnet_validation: Validation, case: str) -> None:
+    """Correct solutions and tests in other styles (assignments/resnet/cases/good): every
+    check gives full marks, whatever the names, order, ReLU style or test recipe."""
+    report = resnet_validation.cases[f"good/{case}"]
     assert failing(report) == {}, failing(report)
     assert report.score == report.max_score == 30
+    assert report.problems == []
 
 
 def test_example_in_another_style_gets_full_marks(resnet_judge: Judge) -> None:
@@ -100,85 +43,50 @@ def test_example_in_another_style_gets_full_marks(resnet_judge: Judge) -> None:
     assert failing(report) == {}
 
 
-def test_expansion_attribute_absent_is_fine(resnet_judge: Judge, make_submission) -> None:
-    report = grade_source(resnet_judge, make_submission, mutate(REF, "    expansion = 1\n", ""))
-    assert failing(report) == {}
-
-
-# Each bug: the change, the checks that must fail (by check id), a phrase their feedback
-# must contain, and the task that must keep full marks.
-BUGS = {
-    "missing_projection": (
-        ("        if stride != 1 or in_channels != out_channels:\n"
-         "            self.shortcut = nn.Sequential(\n",
-         "        if False:\n            self.shortcut = nn.Sequential(\n"),
-        {"test_shortcut_structure": "found no 1x1 convolution",
-         "test_projection_block[train]": "expected 1 × a 1x1 convolution"},
-        "ResNet"),
-    "shortcut_without_bn": (
-        ("                nn.BatchNorm2d(out_channels),\n            )",
-         "            )"),
-        {"test_shortcut_structure": "must be followed by a BatchNorm2d",
-         "test_projection_block[eval]": "BatchNorm2d over 32 channels"},
-        "ResNet"),
-    "relu_before_addition": (
-        ("out = self.bn2(self.conv2(out))", "out = self.relu(self.bn2(self.conv2(out)))"),
-        {"test_identity_block[train]": "applies ReLU to the main path before adding",
-         "test_projection_block[eval]": "differs from the expected values"},
-        "ResNet"),
-    "bias_in_convolutions": (
-        ("kernel_size=3, stride=stride,\n                               padding=1, bias=False)",
-         "kernel_size=3, stride=stride,\n                               padding=1, bias=True)"),
-        {"test_no_bias_in_convolutions": "has a bias: pass bias=False"},
-        "ResNet"),
-    "stride_on_second_conv": (
-        ("kernel_size=3, stride=stride,\n                               padding=1, bias=False)\n"
-         "        self.bn1 = nn.BatchNorm2d(out_channels)\n        self.relu = nn.ReLU(inplace=True)\n"
-         "        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1,",
-         "kernel_size=3, stride=1,\n                               padding=1, bias=False)\n"
-         "        self.bn1 = nn.BatchNorm2d(out_channels)\n        self.relu = nn.ReLU(inplace=True)\n"
-         "        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=stride,"),
-        {"test_projection_block[train]":
-         "(a 3x3 convolution from 16 to 32 channels) has stride 1, expected 2"},
-        "ResNet"),
-    "missing_final_relu": (
-        ("        out = out + self.shortcut(x)\n        return self.relu(out)",
-         "        out = out + self.shortcut(x)\n        return out"),
-        {"test_identity_block[eval]": "returns the sum without the final ReLU"},
-        "ResNet"),
-    "python_list_of_blocks": (
-        ("        return nn.Sequential(*layers)", "        return layers"),
-        {"test_layers_registered": "not registered as a submodule",
-         "test_parameter_count": "fewer",
-         "test_matches_torchvision": "Keep layers in nn.Sequential or nn.ModuleList"},
-        "BasicBlock"),
-    "wrong_init_fan_in": (
-        ('mode="fan_out"', 'mode="fan_in"'),
-        {"test_kaiming_initialisation": "mode='fan_in'"},
-        "BasicBlock"),
-    "batchnorm_init_zero": (
-        ("nn.init.constant_(module.weight, 1)", "nn.init.constant_(module.weight, 0)"),
-        {"test_batchnorm_initialisation": "weight must start at 1"},
-        "BasicBlock"),
+# The known-bad implementation cases (assignments/resnet/cases/bad): the checks that must
+# fail (by check id) and a phrase their feedback must contain. Which tasks lose and keep
+# points is each case's case.toml, which `validate` verifies.
+BAD_CASE_FEEDBACK = {
+    "missing_projection": {
+        "test_shortcut_structure": "found no 1x1 convolution",
+        "test_projection_block[train]": "expected 1 × a 1x1 convolution"},
+    "shortcut_without_batchnorm": {
+        "test_shortcut_structure": "must be followed by a BatchNorm2d",
+        "test_projection_block[eval]": "BatchNorm2d over 32 channels"},
+    "relu_before_addition": {
+        "test_identity_block[train]": "applies ReLU to the main path before adding",
+        "test_projection_block[eval]": "differs from the expected values"},
+    "bias_in_convolution": {"test_no_bias_in_convolutions": "has a bias: pass bias=False"},
+    "stride_on_second_conv": {
+        "test_projection_block[train]":
+            "(a 3x3 convolution from 16 to 32 channels) has stride 1, expected 2"},
+    "missing_final_relu": {"test_identity_block[eval]": "returns the sum without the final ReLU"},
+    "stages_in_python_list": {
+        "test_layers_registered": "not registered as a submodule",
+        "test_parameter_count": "fewer",
+        "test_matches_torchvision": "Keep layers in nn.Sequential or nn.ModuleList"},
+    "kaiming_fan_in": {"test_kaiming_initialisation": "mode='fan_in'"},
+    "batchnorm_weight_zero": {"test_batchnorm_initialisation": "weight must start at 1"},
+    "head_ignores_num_classes": {"test_output_shapes": "10"},
 }
 
 
-@pytest.mark.parametrize("bug", sorted(BUGS))
-def test_bug_loses_points_on_the_right_check(resnet_judge: Judge, make_submission, bug: str) -> None:
-    (old, new), expected, intact_task = BUGS[bug]
-    if bug == "python_list_of_blocks":  # the forward must iterate the plain list too
-        source = mutate(mutate(REF, old, new), "x = self.layer4(self.layer3(self.layer2(self.layer1(x))))",
-                        "for layer in (self.layer1, self.layer2, self.layer3, self.layer4):\n"
-                        "            for block in layer:\n                x = block(x)")
-    else:
-        source = mutate(REF, old, new)
-    report = grade_source(resnet_judge, make_submission, source)
+def test_every_bad_implementation_case_has_expected_feedback() -> None:
+    implementation = [c for c in case_names("resnet", "bad")
+                      if (ROOT / "assignments" / "resnet" / "cases" / "bad" / c / "resnet.py").exists()]
+    assert sorted(BAD_CASE_FEEDBACK) == implementation
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASE_FEEDBACK))
+def test_bad_case_loses_points_on_the_right_check(resnet_validation: Validation, case: str) -> None:
+    report = resnet_validation.cases[f"bad/{case}"]
     problems = failing(report)
-    for check, phrase in expected.items():
-        assert check in problems, f"{check} should fail for {bug}: {problems}"
+    for check, phrase in BAD_CASE_FEEDBACK[case].items():
+        assert check in problems, f"{check} should fail for {case}: {problems}"
         assert phrase in problems[check], problems[check]
-    assert report.task(intact_task).score == report.task(intact_task).max_score, problems
     assert 0 < report.score < report.max_score
+    row = next(r for r in resnet_validation.rows if r.subject == f"bad case {case}")
+    assert row.ok, row.detail  # the tasks its case.toml names lose, the others keep
 
 
 def test_grading_twice_gives_identical_scores(resnet_judge: Judge) -> None:
@@ -191,21 +99,3 @@ def test_grading_twice_gives_identical_scores(resnet_judge: Judge) -> None:
     assert first.score == second.score
     assert scores(first) == scores(second)
     assert statuses(first) == statuses(second)
-
-
-NETWORK_STYLES = {
-    # Stateless layers made on the fly in forward are fine: nothing to register.
-    "layers_made_in_forward": ("x = torch.flatten(self.avgpool(x), 1)",
-                               "x = nn.Flatten()(nn.AdaptiveAvgPool2d(1)(x))"),
-    # Code that reads values cannot run on the meta device; the grader falls back to the CPU.
-    "reads_values": ("        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))",
-                     "        assert torch.isfinite(x).all()\n"
-                     "        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))"),
-}
-
-
-@pytest.mark.parametrize("style", sorted(NETWORK_STYLES))
-def test_other_correct_network_styles_get_full_marks(resnet_judge: Judge, make_submission,
-                                                     style: str) -> None:
-    report = grade_source(resnet_judge, make_submission, mutate(REF, *NETWORK_STYLES[style]))
-    assert failing(report) == {}, failing(report)

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder import api
 from autograder.judge import mutation
 from autograder.judge.mutation import StudentTestOutcome, safe_error_text
 from autograder.judge.runner import Judge
 from autograder.report import model
 from autograder.report.model import Report
 from autograder.sandbox.limits import Limits, landlock_abi
-from tests.conftest import ROOT
+from autograder.validate import Validation
+from tests.conftest import ROOT, case_names
 
 RESIDUAL = "test_residual_addition_happens"
 BATCHNORM = "test_batchnorm_train_vs_eval"
@@ -45,9 +45,9 @@ def student_tests(residual: str, batchnorm: str) -> str:
     return head + body(residual) + middle + body(batchnorm) + tail
 
 
-# The seed's own suggestions (the example's buggy student wrote them): an all-positive
-# input cannot show an addition after the final ReLU.
-SEED_TESTS = (ROOT / "examples" / "resnet" / "buggy_student" / "test_resnet.py").read_text()
+# The seed's own recipes, written literally (a known-good case of the assignment).
+SEED_CASE = ASSIGNMENT / "cases" / "good" / "seed_recipes"
+SEED_TESTS = (SEED_CASE / "test_resnet.py").read_text()
 SEED_BATCHNORM = """
     block = BasicBlock(64, 64)
     x = torch.randn(4, 64, 8, 8)
@@ -209,18 +209,36 @@ def test_reference_tests_earn_full_marks(reports: dict[str, Report]) -> None:
         assert all(t.status == "passed" and not t.feedback for t in result.tests)
 
 
-def test_seed_tests_earn_what_they_catch(reports: dict[str, Report]) -> None:
+def test_seed_tests_catch_every_bug_in_scope(reports: dict[str, Report]) -> None:
+    """What the seed prints is correct by definition: its all-positive input cannot show where
+    the final ReLU is, so ReLU placement is outside the residual test's scope (those mutants
+    grade no test), and the seed's recipe catches every mutant that grades it."""
     report = reports["seed_tests"]
-    residual = checks(report, RESIDUAL)
-    missed = {name for name, check in residual.items() if check.status != "passed"}
-    # An all-positive input equals its ReLU: a missing or misplaced final ReLU goes unseen.
-    assert missed == {"add_after_final_relu", "no_final_relu"}
-    assert report.task(RESIDUAL).score == pytest.approx(5 * 4 / 6, abs=1e-3)
-    assert residual["add_after_final_relu"].feedback.startswith(
-        "your test still passes when the block adds the skip connection after the final ReLU")
-    assert "catches 4 of 6 known bugs" in residual["add_after_final_relu"].feedback
-    assert residual["add_after_final_relu"].location.file == "test_resnet.py"
-    assert report.task(BATCHNORM).score == 5
+    for task in (RESIDUAL, BATCHNORM):
+        assert report.task(task).score == report.task(task).max_score == 5
+        assert all(t.status == "passed" and not t.feedback for t in report.task(task).tests)
+    assert set(checks(report, RESIDUAL)) == {"no_skip_addition", "shortcut_scaled",
+                                             "skip_subtracted", "skip_from_first_stage",
+                                             "skip_multiplied"}
+    assert set(checks(report, BATCHNORM)) == {"batchnorm_identity", "no_running_stats",
+                                              "always_eval", "always_train"}
+    out_of_scope = {m.name for m in mutation.load_mutant_specs(ASSIGNMENT) if not m.tests}
+    assert {"add_after_final_relu", "no_final_relu"} <= out_of_scope
+
+
+def test_seed_recipes_earn_full_marks_through_the_cli(tmp_path: Path) -> None:
+    """End to end: `autograder grade` on the seed's literal recipes (with the reference
+    resnet.py), the two test tasks only."""
+    folder = submission(tmp_path / "seed", {"test_resnet.py": SEED_TESTS})
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "-a", "resnet",
+                          "--task", RESIDUAL, "--task", BATCHNORM, "-o", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = Report.model_validate_json(out.read_text())
+    assert [(t.name, t.score, t.max_score) for t in report.tasks] == [
+        (RESIDUAL, 5, 5), (BATCHNORM, 5, 5)]
+    assert "10/10" in run.stdout or "10.0/10" in run.stdout, run.stdout
 
 
 def test_hook_helper_works_in_student_tests(reports: dict[str, Report]) -> None:
@@ -347,32 +365,39 @@ def test_a_test_that_hangs_only_on_a_mutant_catches_it_quickly(
         resnet_judge: Judge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mutation, "MIN_MUTANT_SECONDS", 1.0)
     judge = student_tests_judge(resnet_judge, tmp_path / "assignment")
-    hangs_on_negatives = """
+    hangs_when_not_added = """
         block = BasicBlock(8, 8).eval()
         with torch.no_grad():
-            out = block(torch.randn(2, 8, 4, 4))
-        if (out < 0).any():  # a block without the final ReLU: hang instead of failing
-            import time
-            time.sleep(10_000)
+            block.conv1.weight.zero_()
+            block.conv2.weight.zero_()
+            x = torch.ones(2, 8, 4, 4) * 0.5
+            if not torch.allclose(block(x), torch.relu(x)):  # a broken addition: hang, not fail
+                import time
+                time.sleep(10_000)
     """
-    tests = student_tests(hangs_on_negatives, SEED_BATCHNORM)
+    tests = student_tests(hangs_when_not_added, SEED_BATCHNORM)
     try:
         report = judge.grade(submission(tmp_path / "hangs", {"test_resnet.py": tests}))
     finally:
         judge.close()
     residual = checks(report, RESIDUAL)
-    caught = {name for name, check in residual.items() if check.status == "passed"}
-    assert caught == {"no_final_relu", "add_after_final_relu"}
+    assert {name for name, check in residual.items() if check.status == "passed"} == set(residual)
+    assert len(residual) == 5
     assert report.timing.duration < 15  # 1 s per hanging variant, not the 20 s check limit
 
 
-def test_validate_passes_on_resnet(resnet_judge: Judge) -> None:
-    result = api.validate("resnet", judge=resnet_judge)
+def test_validate_passes_on_resnet(resnet_validation: Validation) -> None:
+    result = resnet_validation
     assert result.ok, [(r.subject, r.detail) for r in result.failures]
     subjects = {r.subject for r in result.rows}
     assert {"reference earns full marks", "untouched template earns nothing",
-            "mutant no_skip_addition", "mutant always_eval"} <= subjects
+            "mutant no_skip_addition", "mutant always_eval", "good case seed_recipes",
+            "bad case missing_projection", "bad case tests_check_shapes_and_one_mode"} <= subjects
     assert any(r.subject.endswith("test_no_bias_in_convolutions") for r in result.rows)
+    cases = case_names("resnet", "good") + case_names("resnet", "bad")
+    assert len([r for r in result.rows if " case " in r.subject]) == len(cases) == len(result.cases)
+    seed = result.cases["good/seed_recipes"]
+    assert (seed.task(RESIDUAL).score, seed.task(BATCHNORM).score) == (5, 5)
 
 
 def test_validate_fails_on_a_broken_assignment(tmp_path: Path) -> None:
@@ -381,6 +406,7 @@ def test_validate_fails_on_a_broken_assignment(tmp_path: Path) -> None:
         shutil.copytree(ROOT / part / "resnet", home / part / "resnet")
     assignment = home / "assignments" / "resnet"
     (assignment / "checks" / "hidden" / "test_resnet.py").unlink()  # fewer checks: faster
+    shutil.rmtree(assignment / "cases")  # (cases: see the test below)
     # A mutant the reference tests cannot catch (the residual test zeroes the convolutions),
     # and a check that can never fail.
     (assignment / "mutants.toml").write_text(textwrap.dedent('''
@@ -414,6 +440,57 @@ def test_validate_fails_on_a_broken_assignment(tmp_path: Path) -> None:
     assert "test_always.py::test_always_passes" in text and "can never fail" in text
     assert "mutant no_skip_addition" not in text
     assert "validation failed: resnet" in run.stderr
+
+
+UNFAIR_CHECK = '''
+import pytest
+
+from autograder.checks import CheckFailed, registered_leaves
+
+pytestmark = pytest.mark.task("BasicBlock")
+
+
+def test_projection_is_called_shortcut(student):
+    """A stride-2 block keeps its projection in `self.shortcut` (an unfair check)"""
+    _, leaves = registered_leaves(student, "BasicBlock", (16, 32), {"stride": 2})
+    if not any(leaf["name"].startswith("shortcut.") for leaf in leaves):
+        raise CheckFailed("the projection must be called self.shortcut")
+'''
+
+
+def test_validate_names_a_check_unfair_to_a_known_good_case(tmp_path: Path) -> None:
+    """An instructor adds a check that requires the attribute name `shortcut`: validate
+    fails, naming each known-good case that uses another name and the check."""
+    home = tmp_path / "home"
+    for part in ("assignments", "reference", "student_template"):
+        shutil.copytree(ROOT / part / "resnet", home / part / "resnet")
+    assignment = home / "assignments" / "resnet"
+    cases = assignment / "cases"
+    shutil.rmtree(cases / "bad")  # fewer submissions: faster
+    for case in cases.joinpath("good").iterdir():
+        if case.name not in ("downsample_sequential", "registered_out_of_order"):
+            shutil.rmtree(case)
+    # Faster: only the mutants that grade student tests (so their checks still exist), and
+    # no hidden ResNet checks (its public ones remain; hidden weights follow the checks).
+    declared = (assignment / "mutants.toml").read_text().split("[[mutant]]")
+    (assignment / "mutants.toml").write_text("[[mutant]]".join(
+        [declared[0]] + [m for m in declared[1:] if "\ntests = [" in m]))
+    (assignment / "checks" / "hidden" / "test_resnet.py").unlink()
+    (assignment / "checks" / "hidden" / "test_unfair.py").write_text(UNFAIR_CHECK)
+    env = {**os.environ, "AUTOGRADER_HOME": str(home)}
+    run = subprocess.run([sys.executable, "-m", "autograder", "validate", "resnet"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 1, run.stdout + run.stderr
+    rows = {line.split()[3]: line for line in run.stdout.splitlines()
+            if line.startswith(("ok", "FAIL")) and " case " in line}
+    unfair = rows["downsample_sequential"]
+    assert unfair.startswith("FAIL"), unfair
+    assert "a check is unfair" in unfair and "BasicBlock" in unfair
+    assert "checks/hidden/test_unfair.py::test_projection_is_called_shortcut" in unfair
+    assert rows["registered_out_of_order"].startswith("ok")  # it does call it `shortcut`
+    assert "reference earns full marks" in run.stdout
+    assert not any(line.startswith("FAIL") and "reference earns full marks" in line
+                   for line in run.stdout.splitlines())
 
 
 def test_validate_needs_a_name_or_all() -> None:
