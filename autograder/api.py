@@ -50,7 +50,8 @@ def release(assignment: str) -> list[Path]:
 def validate(assignment: str, judge: Judge | None = None) -> Validation:
     """Check that an assignment grades what it claims (see :mod:`autograder.validate`):
     full marks for the reference, none for the template, every mutant caught, no hidden
-    check that can never fail. ``judge``: grade with this one (and its assignment)."""
+    check that can never fail, known-good cases at full marks, known-bad cases losing where
+    they say. ``judge``: grade with this one (and its assignment)."""
     from autograder.validate import validate as run_validation  # api.validate shadows the name
 
     if judge is not None:

@@ -86,6 +86,8 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
     Grades the reference (full marks), the untouched template (nothing), every mutant in
     mutants.toml (each caught by the reference's tests where it grades one, and by some
     hidden check), and requires every hidden check to fail on some known-bad variant.
+    Grades the known-good cases (cases/good/*: full marks, or a check is unfair) and the
+    known-bad ones (cases/bad/*: points lost where case.toml says, and only there).
     Prints a table; exits with status 1 when anything does not hold.
     """
     from autograder.spec import assignment_names

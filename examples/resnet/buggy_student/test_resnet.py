@@ -59,18 +59,25 @@ def test_residual_addition_happens():
     """
     Verify that the skip connection actually ADDS the identity to the output.
 
-    With both convolution weights zeroed, the main path outputs zero (BatchNorm in eval
-    mode with fresh running statistics maps 0 to 0), so the block must return
-    relu(0 + x) = relu(x).
+    This is a mathematical verification: if we zero out the conv weights, the output should
+    be relu(identity) since conv outputs will be ~zero.
 
     TODO(human): Implement this test
 
     Steps:
     1. Create a BasicBlock with in_channels=64, out_channels=64, stride=1
-    2. Use torch.no_grad() and zero out block.conv1.weight and block.conv2.weight
-    3. Create a known input with positive AND negative values
-    4. Run the forward pass in eval mode
-    5. Assert that the output matches relu(input): torch.allclose(output, expected, atol=1e-5)
+    2. Use torch.no_grad() context and zero out all conv weights:
+       - block.conv1.weight.zero_()
+       - block.conv2.weight.zero_()
+    3. Create a known input, e.g., torch.ones(1, 64, 8, 8) * 0.5
+    4. Run the forward pass in eval mode (block.eval(), for deterministic BatchNorm)
+    5. Since convs output ~0 after BN, output = relu(identity) = relu(input)
+    6. Assert that output values match relu(input) approximately
+       Hint: use torch.allclose(output, expected, atol=1e-5)
+
+    Why this matters: This proves the skip connection is actually adding, not just passing
+    through one path or the other. A stronger test is welcome: an input with negative values
+    also shows that the final ReLU comes after the addition.
     """
     from resnet import BasicBlock
 
@@ -96,7 +103,7 @@ def test_batchnorm_train_vs_eval():
 
     Steps:
     1. Create a BasicBlock
-    2. Create an input tensor x = torch.randn(4, 64, 8, 8) * 3 + 1
+    2. Create an input tensor x = torch.randn(4, 64, 8, 8)  # batch_size=4
     3. Run forward in train mode: block.train(); out_train = block(x)
     4. Run forward in eval mode: block.eval(); out_eval = block(x)
     5. Assert that outputs are DIFFERENT: not torch.allclose(out_train, out_eval)
