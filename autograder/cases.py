@@ -12,8 +12,8 @@ it lacks, under every name the assignment accepts for it, is taken from ``refere
 and ``case.toml``::
 
     about = "one line: what style (or what bug) this is"
-    lose = ["BasicBlock"]         # bad cases only: tasks that must lose at least one point
-    keep = ["ResNet"]             # optional: tasks that must keep full marks (default: the rest)
+    lose = ["SomeTask"]           # bad cases only: tasks that must lose at least one point
+    keep = ["OtherTask"]          # optional: tasks that must keep full marks (default: the rest)
 
 ``autograder validate`` grades every case with the real judge (see :mod:`autograder.validate`).
 """
