@@ -67,7 +67,7 @@ BAD_CASE_FEEDBACK = {
         "test_matches_torchvision": "Keep layers in nn.Sequential or nn.ModuleList"},
     "kaiming_fan_in": {"test_kaiming_initialisation": "mode='fan_in'"},
     "batchnorm_weight_zero": {"test_batchnorm_initialisation": "weight must start at 1"},
-    "head_ignores_num_classes": {"test_output_shapes": "10"},
+    "head_ignores_num_classes": {"test_output_shapes": "expected (2, 10)"},
 }
 
 
