@@ -89,15 +89,21 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def content_identity(path: Path, spec: AssignmentSpec) -> tuple[str, str]:
-    """(submission id, content hash) exactly as the judge will compute them: the same
-    ingest, into a throwaway folder."""
+def content_identities(paths: list[Path], spec: AssignmentSpec) -> list[tuple[str, str]]:
+    """(submission id, content hash) of each path, exactly as the judge will compute them:
+    the same ingest, into one scratch folder emptied between submissions (making and
+    removing folders is what costs most here)."""
     workspace = Path(tempfile.mkdtemp(prefix="autograder-plan-"))
+    scratch = workspace / "submission"
+    scratch.mkdir()
+    found = []
     try:
-        scratch = workspace / "submission"
-        scratch.mkdir()
-        submission = ingest(path, spec, scratch)
-        return submission.id, submission.content_hash
+        for path in paths:
+            submission = ingest(path, spec, scratch)
+            found.append((submission.id, submission.content_hash))
+            for item in scratch.iterdir():
+                item.unlink()
+        return found
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
 
@@ -126,8 +132,8 @@ class ClassRun:
 
     def _plan(self, regrade: bool) -> None:
         grader_changes: set[str] = set()
-        for path in self.submissions:
-            submission_id, content_hash = content_identity(path, self.spec)
+        identities = content_identities(self.submissions, self.spec)
+        for path, (submission_id, content_hash) in zip(self.submissions, identities, strict=True):
             previous = self.book.result(self.spec.name, submission_id, self.scope)
             if (not regrade and previous is not None and previous.content_hash == content_hash
                     and previous.fingerprint == self.fingerprint
