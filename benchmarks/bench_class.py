@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("-j", type=int, default=2, help="local judges, and Dask workers")
     parser.add_argument("-t", "--task", action="append", dest="tasks",
                         help="grade only this task (repeatable; default BasicBlock and ResNet)")
+    parser.add_argument("--cluster-only", action="store_true", help="skip the local runs")
     args = parser.parse_args()
     tasks = args.tasks or ["BasicBlock", "ResNet"]
     work = Path(tempfile.mkdtemp(prefix="autograder-bench-class-"))
@@ -47,10 +48,11 @@ def main() -> None:
         (work / "class").mkdir()
         make_submissions(work / "class", args.n)
         print(f"class of {args.n}, tasks {', '.join(tasks)}")
-        local = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
-        print(f"  local -j {args.j}: {local:.1f} s, {local / args.n:.2f} s per submission")
-        rerun = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
-        print(f"  rerun, nothing changed: {rerun:.2f} s for {args.n}")
+        if not args.cluster_only:
+            local = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
+            print(f"  local -j {args.j}: {local:.1f} s, {local / args.n:.2f} s per submission")
+            rerun = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
+            print(f"  rerun, nothing changed: {rerun:.2f} s for {args.n}")
         try:
             import distributed  # noqa: F401
         except ImportError:
