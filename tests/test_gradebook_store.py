@@ -31,6 +31,11 @@ def test_fingerprint_follows_what_decides_a_score(home):
     (spec.root / "checks" / "hidden" / "__pycache__").mkdir(exist_ok=True)
     (spec.root / "checks" / "hidden" / "__pycache__" / "x.pyc").write_bytes(b"\0")
     assert grader_fingerprint(spec) == base
+    # Known-good and known-bad cases prove the checks fair; they decide no score.
+    case = spec.root / "cases" / "good" / "new_style"
+    case.mkdir(parents=True)
+    (case / "case.toml").write_text('about = "another style"\n')
+    assert grader_fingerprint(spec) == base
     assert grader_fingerprint(spec, seed=spec.seed + 1) != base
     assert grader_fingerprint(spec, tasks=["BasicBlock"]) != base
     before = manifest(spec)

@@ -3,7 +3,8 @@
 Two results with the same submission content hash and the same fingerprint are the same
 result, so a rerun may skip the submission. What goes in: the assignment folder (its
 ``assignment.toml`` with points and limits, public and hidden checks, ``mutants.toml``, the
-support code), the reference solution, the seed, the tasks graded, and the versions of the
+support code; not ``cases/``, the known-good and known-bad submissions that only
+``validate`` grades), the reference solution, the seed, the tasks graded, and the versions of the
 grading code (autograder's version and a hash of its own source, torch, Python). Computed
 without importing torch or the judge.
 """
@@ -21,6 +22,8 @@ import autograder
 from autograder.spec import AssignmentSpec
 
 _SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".git"}
+# Validation material in an assignment folder: it proves the checks fair, it decides no score.
+_VALIDATION_ONLY = "cases"
 _PACKAGE_DIR = Path(autograder.__file__).resolve().parent
 
 
@@ -67,6 +70,8 @@ def manifest(spec: AssignmentSpec, seed: int | None = None,
         "python": platform.python_version(),
     }
     for path in _files(spec.root):
+        if path.relative_to(spec.root).parts[0] == _VALIDATION_ONLY:
+            continue
         parts[f"assignment file {path.relative_to(spec.root).as_posix()}"] = (
             hashlib.sha256(path.read_bytes()).hexdigest())
     for path in _files(spec.reference_dir):
