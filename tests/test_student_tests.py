@@ -138,7 +138,7 @@ SUBMISSIONS = {
     "trivial": {"test_resnet.py": student_tests("assert True", SHAPES_ONLY)},
     "paths": {"test_resnet.py": student_tests(NEEDS_REFERENCE_PATH, NOT_A_MUTANT_PATH)},
     "errors": {"test_resnet.py": student_tests(NAME_ERROR, SEED_BATCHNORM).replace(
-        f"def {BATCHNORM}():", f"def {BATCHNORM}(tmp_path):")},
+        f"def {BATCHNORM}():", f"def {BATCHNORM}(block_from_conftest):")},
     "leaks": {"test_resnet.py": student_tests(LEAK_LONG, LEAK_LINE)},
     "leak_assert": {"test_resnet.py": student_tests(LEAK_ASSERT, READS_REFERENCE_FILE)},
     "side_channels": {"test_resnet.py": student_tests(LEAK_REVERSED, CPU_LIMIT_PROBE)},
@@ -288,7 +288,8 @@ def test_errors_earn_nothing_and_say_why(reports: dict[str, Report]) -> None:
     assert "NameError (at test_resnet.py line" in check.feedback
     assert "`out = blokc(torch.randn(1, 64, 8, 8))`" in check.feedback
     assert check.location.file == "test_resnet.py"
-    assert "pytest fixtures are not available" in feedback(report, BATCHNORM)
+    assert ("asks for `block_from_conftest`, which is not a fixture defined in its own file"
+            in feedback(report, BATCHNORM))
 
 
 def test_a_broken_test_file_earns_nothing(reports: dict[str, Report]) -> None:

@@ -20,6 +20,7 @@ reference run are shown only when they cannot carry it.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import hashlib
 import os
@@ -37,6 +38,7 @@ from autograder.judge.variants import (
     mutated_file,
     reference_source,
 )
+from autograder.operations.fixtures import PROVIDED
 from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, Zygote
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.session import Budget, BudgetExhausted
@@ -251,7 +253,30 @@ def _exception_name(name: str) -> str:
     return name if isinstance(value, type) and issubclass(value, BaseException) else ""
 
 
-def safe_error_text(outcome: StudentTestOutcome, test_source: str) -> str:
+def _unknown_fixtures(test_source: str, test_name: str) -> list[str]:
+    """The arguments of ``test_name`` that its file defines no fixture for, read from the
+    source (parsed, never run): the worker's own words cannot be shown."""
+    try:
+        tree = ast.parse(test_source)
+    except (SyntaxError, ValueError):
+        return []
+    defined = set(PROVIDED)
+    wanted: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if node.name == test_name:
+            wanted = [a.arg for a in node.args.posonlyargs + node.args.args]
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if (getattr(target, "attr", None) or getattr(target, "id", None)) == "fixture":
+                names = [k.value.value for k in getattr(decorator, "keywords", [])
+                         if k.arg == "name" and isinstance(k.value, ast.Constant)]
+                defined.add(names[0] if names else node.name)
+    return [name for name in wanted if name not in defined]
+
+
+def safe_error_text(outcome: StudentTestOutcome, test_source: str, test_name: str = "") -> str:
     """What a run against the reference did, in words that cannot carry its source.
 
     Everything in a reply is the student's to shape: during the reference run, the code under
@@ -265,8 +290,13 @@ def safe_error_text(outcome: StudentTestOutcome, test_source: str) -> str:
         shown = message if message and message in test_source else ""
         return f"AssertionError: {shown}" if shown else "an assertion failed"
     if outcome.fault:
-        return ("it could not be called as a plain test: a test takes no arguments (pytest "
-                "fixtures are not available) and is a plain `def`, not `async def`")
+        unknown = _unknown_fixtures(test_source, test_name)
+        if unknown:
+            return (f"it asks for `{unknown[0]}`, which is not a fixture defined in its own file "
+                    f"(fixtures defined there and {', '.join(PROVIDED)} are available; a "
+                    "conftest.py is not used)")
+        return ("it could not be called as a test: a plain `def` (not `async def`) whose "
+                "arguments are fixtures its file defines, none of them parametrized")
     return kind or "it raised an exception of its own"
 
 
@@ -308,7 +338,7 @@ def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome,
         return CheckFailed(f"your test `{task}` skips itself against {correct}; a skipped test "
                            "checks nothing", def_line)
     test_source = ctx.originals.get(test_file, b"").decode("utf-8", "replace")
-    what = safe_error_text(outcome, test_source)
+    what = safe_error_text(outcome, test_source, task)
     where, location = _where(outcome, test_file, test_source)
     if outcome.status == "import_error":
         return CheckFailed(f"{test_file} could not be imported: {what}{where}", location)

@@ -4,7 +4,6 @@ functions directly, reporting each outcome as data (the judge alone decides its 
 
 from __future__ import annotations
 
-import inspect
 import random
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import torch
 
+from autograder.operations.fixtures import call_with_fixtures
 from autograder.operations.objects import load_module
 from autograder.operations.registry import StudentFault, operation
 from autograder.operations.state import WorkerState
@@ -29,7 +29,8 @@ def _test_failure(state: WorkerState, exc: BaseException, file: str) -> dict[str
     return info
 
 
-def _call_student_test(state: WorkerState, func: Any, file: str, seed: int) -> dict[str, Any]:
+def _call_student_test(state: WorkerState, func: Any, file: str, seed: int,
+                       module: Any = None) -> dict[str, Any]:
 
     line = getattr(getattr(func, "__code__", None), "co_firstlineno", None)
     # Every test starts from the same state whatever ran before it, so its outcome depends
@@ -41,18 +42,7 @@ def _call_student_test(state: WorkerState, func: Any, file: str, seed: int) -> d
     try:
         if not callable(func):
             raise StudentFault(f"`{getattr(func, '__name__', 'the test')}` is not a function")
-        if inspect.iscoroutinefunction(func):
-            raise StudentFault("the test is an async function; write a plain `def` test")
-        try:
-            required = [p.name for p in inspect.signature(func).parameters.values()
-                        if p.default is inspect.Parameter.empty
-                        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        except (TypeError, ValueError):
-            required = []
-        if required:
-            raise StudentFault(f"the test takes arguments ({', '.join(required)}); it is called "
-                               "without any, so pytest fixtures are not available")
-        func()
+        call_with_fixtures(func, module, state.scratch, Path(file).name)
         result: dict[str, Any] = {"status": "passed"}
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from a test are failures too
         status = ("failed" if isinstance(exc, AssertionError) else
@@ -64,7 +54,8 @@ def _call_student_test(state: WorkerState, func: Any, file: str, seed: int) -> d
 
 @operation
 def run_tests(state: WorkerState, module: str, file: str, tests: list[str], seed: int = 0) -> dict[str, Any]:
-    """Import a student's test file and call the named test functions directly.
+    """Import a student's test file and call the named test functions directly (with
+    the fixtures its file defines, see ``fixtures``).
 
     Not through pytest: pytest would load a ``conftest.py``, ini file or plugin that came
     with the submission, and a plugin can rewrite any outcome. Called directly, a test
@@ -87,5 +78,6 @@ def run_tests(state: WorkerState, module: str, file: str, tests: list[str], seed
         if not hasattr(test_module, name):
             results[name] = {"status": "missing", "line": None, "seconds": 0.0}
         else:
-            results[name] = _call_student_test(state, getattr(test_module, name), file, seed)
+            results[name] = _call_student_test(state, getattr(test_module, name), file, seed,
+                                               test_module)
     return results
