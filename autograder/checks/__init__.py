@@ -7,6 +7,7 @@ reference module, in the judge) and ``ctx`` (:class:`GradingContext`). It raises
 code raised) that escapes is reported as such.
 """
 
+from autograder.checks.bugs import Raised, known_bugs_like, same_error, with_hints
 from autograder.checks.compare import (
     ReferenceRun,
     assert_tensors_close,
@@ -38,11 +39,12 @@ from autograder.operations.introspect import loss_weights, trace_forward
 from autograder.sandbox.client import StudentError
 
 __all__ = [
-    "CheckFailed", "GradingContext", "JudgeCacheLike", "Match", "MutantLike", "ReferenceRun",
-    "RemoteModule", "RemoteObject", "StudentCode", "StudentError", "assert_tensors_close",
-    "assign_or_fail", "build_traced", "call_text", "check_student_test", "compare_with_reference",
-    "describe", "difference_summary", "explain_structure", "forward_backward", "known_bug_hints",
-    "loss_weights", "match_structure", "mutant_names", "output_shape", "random_input",
-    "registered_leaves", "require_parameter", "run_reference", "shape_text", "tensors_close",
-    "trace_forward", "transplant", "unregistered_layers",
+    "CheckFailed", "GradingContext", "JudgeCacheLike", "Match", "MutantLike", "Raised",
+    "ReferenceRun", "RemoteModule", "RemoteObject", "StudentCode", "StudentError",
+    "assert_tensors_close", "assign_or_fail", "build_traced", "call_text", "check_student_test",
+    "compare_with_reference", "describe", "difference_summary", "explain_structure",
+    "forward_backward", "known_bug_hints", "known_bugs_like", "loss_weights", "match_structure",
+    "mutant_names", "output_shape", "random_input", "registered_leaves", "require_parameter",
+    "run_reference", "same_error", "shape_text", "tensors_close", "trace_forward", "transplant",
+    "unregistered_layers", "with_hints",
 ]

@@ -120,9 +120,23 @@ class StudentCode:
         beside ``assignment.toml``), built in the worker for student code to use: a
         :class:`RemoteModule` when it is an ``nn.Module``, else a :class:`RemoteObject`.
         The same file can be imported in the judge (``ctx.support``) to build the same thing."""
-        info = self._call("support_object", name=name, args=list(args), kwargs=kwargs,
-                          seed=self.seed if seed is None else seed)
+        info = self._support(name, args, kwargs, seed)
         return self._handle(info, f"a {info['type']}")
+
+    def support_call(self, name: str, *args: Any, seed: int | None = None,
+                     **kwargs: Any) -> dict[str, Any]:
+        """``support.<name>(*args, **kwargs)`` in the worker, its result as :meth:`call`
+        returns one (``value``, ``type``, ``tensors``, ``object``): for support code that
+        measures something in the worker (draws after the student's ``set_seed``, the order
+        a student's loader yields). Arguments as for :meth:`call`, ``symbol(...)`` included."""
+        info = self._support(name, args, kwargs, seed)
+        return {"value": info["value"], "type": info["type"], "tensors": info["tensors"],
+                "object": self._handle(info, f"a {info['type']}")}
+
+    def _support(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 seed: int | None) -> dict[str, Any]:
+        return self._call("support_object", name=name, args=list(args), kwargs=kwargs,
+                          seed=self.seed if seed is None else seed, module=self.module)
 
 
 class RemoteObject:

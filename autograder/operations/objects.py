@@ -152,12 +152,15 @@ def call(state: WorkerState, module: str, symbol: str, args: list[Any] | None = 
 
 @operation
 def support_object(state: WorkerState, name: str, args: list[Any] | None = None,
-                   kwargs: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
+                   kwargs: dict[str, Any] | None = None, seed: int = 0,
+                   module: str | None = None) -> dict[str, Any]:
     """``support.<name>(*args, **kwargs)`` of the assignment's support code; arguments may be
-    handles. The object stays here behind a handle."""
+    handles, or symbols of the student's ``module`` (support code that calls a student
+    function itself, with nothing in between). The object stays here behind a handle."""
     target = state.support_attribute(name)
+    mod = state.modules.get(module) if module else None
     torch.manual_seed(seed)
-    result = target(*state.resolve(args or [], None), **state.resolve(kwargs or {}, None))
+    result = target(*state.resolve(args or [], mod), **state.resolve(kwargs or {}, mod))
     reply = _reply(state, result)
     if reply["handle"] is None:  # plain data is still an object the judge may refer to
         reply["handle"] = state.new_handle(result)

@@ -82,7 +82,11 @@ def test_parameter_count(student):
 def test_returns_logits(ctx, student):
     """The model returns raw logits, not probabilities or log-probabilities"""
     model = student.build("CNNPyTorch", shared=True)
-    output = model.forward(random_input(INPUT, ctx.seed, scale=2.0))["output"].double()
+    try:
+        output = model.forward(random_input(INPUT, ctx.seed, scale=2.0))["output"].double()
+    except StudentError as error:
+        diagnose_error(ctx, error, INPUT)
+        raise
     if output.shape != (INPUT[0], 10):
         raise CheckFailed(f"CNNPyTorch() gives an output of shape {tuple(output.shape)}, "
                           f"expected {(INPUT[0], 10)}")

@@ -49,7 +49,7 @@ class RecordingLoss(torch.nn.Module):
     def forward(self, outputs, labels):
         loss = self.loss(outputs, labels)
         correct = int((outputs.argmax(dim=1) == labels).sum())
-        self.batches.append((float(loss), int(labels.shape[0]), correct))
+        self.batches.append((loss.item(), int(labels.shape[0]), correct))
         return loss
 
 
@@ -133,7 +133,11 @@ def bug_hints(ctx, model_name, state):
 
 def compare_weights(ctx, student, reference, model_name, what):
     expected = reference_epoch(ctx, reference, model_name)["state"]
-    got = student_epoch(ctx, student, model_name)["state"]
+    run = student_epoch(ctx, student, model_name)
+    if not run["records"]:
+        raise CheckFailed("train_one_epoch never called the model: loop over the batches of "
+                          "the loader and pass each batch's inputs to the model")
+    got = run["state"]
     if same_state(got, expected):
         return
     unchanged = all(torch.equal(got[k], ctx.support.build_model(model_name, ctx.seed)
@@ -163,7 +167,8 @@ def test_trains_in_train_mode(ctx, student, reference):
     run = student_epoch(ctx, student, "mode")
     records = run["records"]
     if not records:
-        raise CheckFailed("train_one_epoch never called the model")
+        raise CheckFailed("train_one_epoch never called the model: loop over the batches of "
+                          "the loader and pass each batch's inputs to the model")
     if not all(r["training"] for r in records):
         passes = sum(not r["training"] for r in records)
         raise CheckFailed(with_hints(
@@ -281,9 +286,13 @@ def test_real_training_reaches_reference_accuracy(ctx, student, reference):
     train_loader = student.support_object("loader", train.ref(), TRAIN_BATCH, True, ctx.seed)
     optimizer = student.support_object("sgd", model.ref(), lr=TRAIN_LR)
     criterion = student.support_object("cross_entropy")
-    for _ in range(EPOCHS):
-        student.call("train_one_epoch", model.ref(), train_loader.ref(), optimizer.ref(),
-                     criterion.ref())
+    try:
+        for _ in range(EPOCHS):
+            student.call("train_one_epoch", model.ref(), train_loader.ref(), optimizer.ref(),
+                         criterion.ref())
+    except StudentError as error:
+        diagnose_error(ctx, error, "small")
+        raise
     state = model.state_dict()
     trained = copy.deepcopy(initial)
     own = trained.state_dict()
