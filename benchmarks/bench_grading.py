@@ -1,6 +1,6 @@
-"""Grade N mixed resnet submissions with autograder, then the usual way, and print figures.
+"""Grade N mixed submissions of an assignment with autograder, then the usual way, and print figures.
 
-    .venv/bin/python benchmarks/bench_grading.py [-n 20] [-j 2] [--baseline 6]
+    .venv/bin/python benchmarks/bench_grading.py [--assignment resnet] [-n 20] [-j 2] [--baseline 6]
 
 "The usual way" is one fresh `python -m pytest` process per submission running the same
 checks with the student's code imported into the test process (benchmarks/inprocess.py).
@@ -11,6 +11,7 @@ extrapolated per submission.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -22,21 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def make_submissions(folder: Path, count: int) -> list[Path]:
+def make_submissions(folder: Path, count: int, assignment: str) -> list[Path]:
     """A mix: reference, another correct style, a buggy one, the template, and mutants."""
-    from autograder.judge.variants import load_mutants
+    from autograder.judge.variants import load_mutants, mutated_file
     from autograder.spec import load_assignment
 
-    sources = [
-        (ROOT / "reference" / "resnet").glob("*.py"),
-        (ROOT / "examples" / "resnet" / "good_student").glob("*.py"),
-        (ROOT / "examples" / "resnet" / "buggy_student").glob("*.py"),
-        (ROOT / "student_template" / "resnet").glob("*.py"),
-    ]
-    kinds: list[dict[str, str]] = [{p.name: p.read_text() for p in files} for files in sources]
-    tests = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
-    for mutant in load_mutants(load_assignment("resnet")):
-        kinds.append({"resnet.py": mutant.source, "test_resnet.py": tests})
+    spec = load_assignment(assignment)
+
+    def files_of(where: Path) -> dict[str, str]:
+        return {p.name: p.read_text() for p in where.iterdir()
+                if p.is_file() and p.name in spec.accepted_names}
+
+    reference = files_of(spec.reference_dir)
+    kinds = [reference] + [files_of(where) for where in (
+        ROOT / "examples" / assignment / "good_student", ROOT / "examples" / assignment / "buggy_student",
+        spec.template_dir) if where.is_dir()]
+    for mutant in load_mutants(spec):
+        kinds.append(reference | {mutated_file(spec, mutant.spec): mutant.source})
     paths = []
     for index in range(count):
         path = folder / f"student{index:03d}"
@@ -50,6 +53,7 @@ def make_submissions(folder: Path, count: int) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", default="resnet", help="the assignment to grade")
     parser.add_argument("-n", type=int, default=20, help="submissions to grade")
     parser.add_argument("-j", type=int, default=2, help="parallel judges")
     parser.add_argument("--baseline", type=int, default=6, help="submissions for the baseline")
@@ -59,12 +63,12 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     try:
-        submissions = make_submissions(folder, args.n)
+        submissions = make_submissions(folder, args.n, args.assignment)
         started = time.perf_counter()
         from autograder import api  # the import of torch counts as start-up
 
         finished: list[float] = []
-        reports = api.grade(submissions, "resnet", jobs=args.j, tasks=args.tasks,
+        reports = api.grade(submissions, args.assignment, jobs=args.j, tasks=args.tasks,
                             on_report=lambda _: finished.append(time.perf_counter()))
         total = time.perf_counter() - started
         # Once every judge has graded its first submission (start-up and cold caches paid),
@@ -72,8 +76,8 @@ def main() -> None:
         steady = (finished[-1] - finished[args.j - 1]) / max(len(finished) - args.j, 1)
         per_submission = sorted(r.timing.duration for r in reports)
         scope = ", ".join(args.tasks) if args.tasks else "all tasks"
-        print(f"autograder ({scope}): {args.n} submissions, -j {args.j}: {total:.1f} s in all, "
-              f"{total / args.n:.2f} s per submission (start-up included)")
+        print(f"autograder, {args.assignment} ({scope}): {args.n} submissions, -j {args.j}: "
+              f"{total:.1f} s in all, {total / args.n:.2f} s per submission (start-up included)")
         if args.n > args.j:
             print(f"  after start-up: {steady:.2f} s per submission")
         print(f"  grading time of one submission in a judge: median "
@@ -82,11 +86,16 @@ def main() -> None:
         baseline_count = min(args.baseline, args.n)
         started = time.perf_counter()
         for path in submissions[:baseline_count]:
-            subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "assignments" / "resnet" / "checks"),
-                            "-p", "benchmarks.inprocess", "--submission", str(path), "-q",
+            checks = ROOT / "assignments" / args.assignment / "checks"
+            subprocess.run([sys.executable, "-m", "pytest", str(checks),
+                            "-p", "benchmarks.inprocess", "--submission", str(path),
+                            "--assignment", args.assignment, "-q",
                             "-p", "no:cacheprovider", "--import-mode=importlib", "--noconftest",
                             *(f"--task={task}" for task in args.tasks or [])],
-                           cwd=ROOT, capture_output=True, check=False)
+                           cwd=ROOT, capture_output=True, check=False,
+                           # one thread, as in the workers: the figures compare ways of
+                           # grading, not thread contention on a busy machine
+                           env=os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         baseline = (time.perf_counter() - started) / baseline_count
         print(f"baseline: one `python -m pytest` process per submission, checks in-process: "
               f"{baseline:.2f} s per submission (measured on {baseline_count})")

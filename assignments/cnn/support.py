@@ -28,11 +28,15 @@ SIDE = 28
 # --- Data ----------------------------------------------------------------------------------
 
 def _prototypes(seed: int) -> torch.Tensor:
-    """Ten distinct 28x28 grey patterns in [0, 1]: coarse random blobs, smoothly upsampled."""
+    """Ten distinct 28x28 grey patterns in [0, 1]: a bright square in a cell of a 4x3 grid
+    that depends on the class, and a faint random texture that depends on ``seed``."""
     generator = torch.Generator().manual_seed(seed)
-    coarse = (torch.rand(NUM_CLASSES, 1, 7, 7, generator=generator) > 0.6).float()
-    return nn.functional.interpolate(coarse, size=(SIDE, SIDE), mode="bilinear",
-                                     align_corners=False)
+    patterns = torch.rand(NUM_CLASSES, 1, SIDE, SIDE, generator=generator) * 0.2
+    for label in range(NUM_CLASSES):
+        row, column = divmod(label, 4)
+        top, left = 2 + row * 9, 1 + column * 7
+        patterns[label, 0, top:top + 6, left:left + 5] = 1.0
+    return patterns
 
 
 def synthetic_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +45,7 @@ def synthetic_images(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     generator = torch.Generator().manual_seed(seed)
     prototypes = _prototypes(seed // 7 + 1)
     labels = torch.randint(0, NUM_CLASSES, (count,), generator=generator)
-    shifts = torch.randint(-2, 3, (count, 2), generator=generator)
+    shifts = torch.randint(-1, 2, (count, 2), generator=generator)
     noise = torch.rand(count, SIDE, SIDE, generator=generator)
     images = torch.empty(count, SIDE, SIDE)
     for index in range(count):

@@ -57,7 +57,7 @@ def student_evaluate(ctx, student):
         try:
             model = student.support_object("build_model", MODEL, ctx.seed)
             model.call_method("train")
-            before = model.state_dict()
+            before = {k: v.clone() for k, v in model.state_dict().items()}
             recorder = student.support_object("spy", model.ref())
             dataset = student.support_object("synthetic_dataset", COUNT, ctx.seed)
             loader = student.support_object("loader", dataset.ref(), BATCH, False, ctx.seed)

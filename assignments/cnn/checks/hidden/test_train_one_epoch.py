@@ -32,8 +32,8 @@ from autograder.checks import (
 pytestmark = pytest.mark.task("train_one_epoch")
 
 COUNT, BATCH, LR = 40, 16, 0.05  # batches of 16, 16 and 8
-# The real training: 256 examples in batches of 16, two epochs, 200 test examples.
-TRAIN_COUNT, TEST_COUNT, TRAIN_BATCH, EPOCHS, TRAIN_LR = 256, 200, 16, 2, 0.05
+# The real training: 128 examples in batches of 16, two epochs, 200 test examples.
+TRAIN_COUNT, TEST_COUNT, TRAIN_BATCH, EPOCHS, TRAIN_LR = 128, 200, 16, 2, 0.05
 MARGIN = 0.05  # accuracy the student's run may fall short of the reference's
 
 

@@ -90,7 +90,7 @@ def test_train_one_epoch_updates(student):
     """train_one_epoch returns (loss, accuracy) as floats and changes the weights"""
     _exists(student, "train_one_epoch")
     model, loader, criterion = _support_run(student, "small")
-    before = model.state_dict()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = student.support_object("sgd", model.ref())
     result = student.call("train_one_epoch", model.ref(), loader.ref(), optimizer.ref(),
                           criterion.ref())
@@ -106,7 +106,7 @@ def test_evaluate_returns_metrics(student):
     """evaluate returns (loss, accuracy) as floats and leaves the weights unchanged"""
     _exists(student, "evaluate")
     model, loader, criterion = _support_run(student, "small")
-    before = model.state_dict()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     result = student.call("evaluate", model.ref(), loader.ref(), criterion.ref())
     _pair(result, "evaluate(model, loader, criterion)")
     after = model.state_dict()
