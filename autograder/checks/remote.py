@@ -127,7 +127,7 @@ class StudentCode:
                      **kwargs: Any) -> dict[str, Any]:
         """``support.<name>(*args, **kwargs)`` in the worker, its result as :meth:`call`
         returns one (``value``, ``type``, ``tensors``, ``object``): for support code that
-        measures something in the worker (draws after the student's ``set_seed``, the order
+        measures something in the worker (random draws after the student seeded them, the order
         a student's loader yields). Arguments as for :meth:`call`, ``symbol(...)`` included."""
         info = self._support(name, args, kwargs, seed)
         return {"value": info["value"], "type": info["type"], "tensors": info["tensors"],
