@@ -8,7 +8,11 @@ tests read the reports.
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -187,3 +191,37 @@ def test_cases_are_complete_submissions() -> None:
             about = tomllib.loads((folder / "case.toml").read_text())
             assert about["about"], folder
             ast.parse((folder / "cnn.py").read_text())
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_command_line_workflow(tmp_path: Path) -> None:
+    """check with hints and grade -j 2 as users run them (subprocesses), then every report
+    format, the nbgrader export and the Gradescope package of what they wrote."""
+    examples = ROOT / "examples" / "cnn"
+    checked = cli("check", str(examples / "buggy_student"), "--assignment", "cnn")
+    assert checked.returncode == 0, checked.stderr
+    assert "set_seed(0) twice gives the same draws" in checked.stdout
+    assert "metrics taken with .item()" in checked.stdout  # the hint of the failing check
+    graded = cli("grade", str(examples / "good_student"), str(examples / "buggy_student"),
+                 "--assignment", "cnn", "-j", "2", "--output", str(tmp_path / "reports"))
+    assert graded.returncode == 0, graded.stderr
+    good = json.loads((tmp_path / "reports" / "good_student.json").read_text())
+    buggy_path = tmp_path / "reports" / "buggy_student.json"
+    buggy = json.loads(buggy_path.read_text())
+    assert good["score"] == good["max_score"] == 35
+    lost = {t["name"] for t in buggy["tasks"] if t["score"] < t["max_score"]}
+    assert lost == set(TASKS), buggy["tasks"]
+    for fmt in ("gradescope", "junit", "markdown", "github"):
+        rendered = api.render_reports([buggy_path], fmt)
+        assert "draws from random, numpy differ" in rendered, (fmt, rendered[:300])
+    exported = api.export_nbgrader([tmp_path / "reports"], tmp_path / "gb.db")
+    assert exported.created == 2 and len(exported.students) == 2
+    package = api.package_gradescope("cnn", tmp_path / "cnn.zip")
+    with zipfile.ZipFile(package) as archive:
+        names = set(archive.namelist())
+    assert {"grader/assignments/cnn/support.py", "grader/reference/cnn/cnn.py",
+            "grader/assignments/cnn/checks/hidden/test_train_one_epoch.py"} <= names
