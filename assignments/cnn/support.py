@@ -67,15 +67,6 @@ def synthetic_dataset(count: int, seed: int) -> TensorDataset:
     return TensorDataset(normalise(pixels), labels)
 
 
-def batches(count: int, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The synthetic data as a plain list of ``(inputs, labels)`` batches (any iterable of
-    batches is a valid loader); the last batch may be smaller."""
-    dataset = synthetic_dataset(count, seed)
-    inputs, labels = dataset.tensors
-    return [(inputs[i:i + batch_size], labels[i:i + batch_size])
-            for i in range(0, count, batch_size)]
-
-
 def loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
     """A DataLoader whose shuffling draws from its own seeded generator: the same order of
     batches in every process, whatever else used the global random state."""
@@ -87,11 +78,6 @@ def uint8_image(seed: int) -> Image.Image:
     """A 28x28 grey (mode 'L') PIL image, as torchvision's MNIST hands to its transform."""
     pixels, _ = synthetic_images(1, seed)
     return Image.fromarray(pixels[0].numpy(), mode="L")
-
-
-def uint8_array(seed: int) -> np.ndarray:
-    """The same image as a uint8 NumPy array (28, 28)."""
-    return synthetic_images(1, seed)[0][0].numpy()
 
 
 class IndexDataset(Dataset):
@@ -202,11 +188,6 @@ def build_model(name: str, seed: int) -> nn.Module:
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
     return model.eval()
-
-
-def spied_model(name: str, seed: int) -> SpyRecorder:
-    """A support model with a recorder attached (``.model``, ``.records``)."""
-    return SpyRecorder(build_model(name, seed))
 
 
 def spy(model: nn.Module) -> SpyRecorder:
