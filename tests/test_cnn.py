@@ -181,7 +181,10 @@ def test_hanging_loop_and_unbounded_allocation_cost_their_task_alone(tmp_path: P
         assert got[task] == report.task(task).max_score, failing(report)
     assert {t.status for t in report.task("train_one_epoch").tests} == {"timeout"}
     assert {t.status for t in report.task("evaluate").tests} <= {"error", "timeout"}
-    assert report.timing.duration < 60  # each stuck call costs one short time limit, not more
+    # Each stuck run costs one time limit, not one per check that reads it: four runs of the
+    # loop (two support models, the real training, the public check), whatever the load.
+    stuck = [t for t in report.task("train_one_epoch").tests if t.duration >= 3]
+    assert len(stuck) <= 4 < len(report.task("train_one_epoch").tests), stuck
 
 
 def test_cases_are_complete_submissions() -> None:
