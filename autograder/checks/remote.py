@@ -7,11 +7,14 @@ plain data back. Nothing here imports or runs student code in the judge.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
 from autograder.sandbox.session import StudentSession
+
+T = TypeVar("T")
 
 
 def _shown(value: Any) -> str:
@@ -122,6 +125,22 @@ class StudentCode:
         The same file can be imported in the judge (``ctx.support``) to build the same thing."""
         info = self._support(name, args, kwargs, seed)
         return self._handle(info, f"a {info['type']}")
+
+    def once(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` once per submission, for every check that reads the same run of the
+        student's code: its result, or the exception it ended with (a student error, a
+        time-out), is kept even when the worker is replaced, so a function that hangs costs
+        one time limit, not one per check. Keep plain data only: handles die with a worker."""
+        store = self.session.outcomes
+        if key not in store:
+            try:
+                store[key] = (True, compute())
+            except Exception as exc:  # every check of this run reports how it ended
+                store[key] = (False, exc)
+        ok, value = store[key]
+        if not ok:
+            raise value
+        return value
 
     def support_call(self, name: str, *args: Any, seed: int | None = None,
                      **kwargs: Any) -> dict[str, Any]:

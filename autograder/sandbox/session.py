@@ -93,6 +93,9 @@ class StudentSession:
         self.restarts = 0
         # Results tied to the current worker (object handles); emptied when it restarts.
         self.memo: dict[Any, Any] = {}
+        # Plain results of the student's code (no handles) for the whole submission: kept
+        # when a worker is replaced, unlike ``memo`` (see StudentCode.once).
+        self.outcomes: dict[Any, Any] = {}
 
     def require(self, module: str, file: str) -> None:
         """Make ``module`` (from ``file`` in the submission) available to later calls."""

@@ -50,34 +50,31 @@ def reference_evaluate(ctx, reference):
 
 
 def student_evaluate(ctx, student):
-    """The student's evaluate on the spied support model, once per submission."""
-    key = "cnn:evaluate"
-    memo = student.session.memo
-    if key not in memo:
-        try:
-            model = student.support_object("build_model", MODEL, ctx.seed)
-            model.call_method("train")
-            before = {k: v.clone() for k, v in model.state_dict().items()}
-            recorder = student.support_object("spy", model.ref())
-            dataset = student.support_object("synthetic_dataset", COUNT, ctx.seed)
-            loader = student.support_object("loader", dataset.ref(), BATCH, False, ctx.seed)
-            criterion = student.support_object("cross_entropy")
-            result = student.call("evaluate", model.ref(), loader.ref(), criterion.ref())
-            memo[key] = {"before": before, "after": model.state_dict(), "result": result,
-                         "records": recorder.call_method("get_records")["value"],
-                         "gradients": student.support_call("gradients", model.ref())["value"]}
-        except Exception as exc:  # every check reports how the one run ended
-            memo[key] = exc
-    if isinstance(memo[key], Exception):
-        error = memo[key]
-        if isinstance(error, StudentError):
-            hints = known_bugs_like(ctx, "evaluate", "evaluate", lambda m: judge_evaluate(ctx, m),
-                                    same_error(error))
-            if hints:
-                raise CheckFailed(with_hints(f"evaluate raised {error.type}: {error.message}",
-                                             hints)) from None
-        raise error
-    return memo[key]
+    """The student's evaluate on the spied support model, once per submission (every check
+    reads the same run)."""
+    def run():
+        model = student.support_object("build_model", MODEL, ctx.seed)
+        model.call_method("train")
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        recorder = student.support_object("spy", model.ref())
+        dataset = student.support_object("synthetic_dataset", COUNT, ctx.seed)
+        loader = student.support_object("loader", dataset.ref(), BATCH, False, ctx.seed)
+        criterion = student.support_object("cross_entropy")
+        result = student.call("evaluate", model.ref(), loader.ref(), criterion.ref())
+        result.pop("object")  # a handle: it would not outlive the worker
+        return {"before": before, "after": model.state_dict(), "result": result,
+                "records": recorder.call_method("get_records")["value"],
+                "gradients": student.support_call("gradients", model.ref())["value"]}
+
+    try:
+        return student.once("evaluate", run)
+    except StudentError as error:
+        hints = known_bugs_like(ctx, "evaluate", "evaluate", lambda m: judge_evaluate(ctx, m),
+                                same_error(error))
+        if hints:
+            raise CheckFailed(with_hints(f"evaluate raised {error.type}: {error.message}",
+                                         hints)) from None
+        raise
 
 
 def records_of(ctx, student):

@@ -85,30 +85,25 @@ def reference_epoch(ctx, reference, model_name):
 
 def student_epoch(ctx, student, model_name):
     """The student's loop on the support objects in the worker, once per submission and
-    model: ``{"model", "records", "result"}`` or the exception it ended with."""
-    key = ("cnn:train_one_epoch", model_name)
-    memo = student.session.memo
-    if key not in memo:
-        try:
-            model = student.support_object("build_model", model_name, ctx.seed)
-            recorder = student.support_object("spy", model.ref())
-            dataset = student.support_object("synthetic_dataset", COUNT, ctx.seed)
-            data = student.support_object("loader", dataset.ref(), BATCH, False, ctx.seed)
-            optimizer = student.support_object("sgd", model.ref(), lr=LR)
-            criterion = student.support_object("cross_entropy")
-            result = student.call("train_one_epoch", model.ref(), data.ref(), optimizer.ref(),
-                                  criterion.ref())
-            memo[key] = {"state": model.state_dict(),
-                         "records": recorder.call_method("get_records")["value"],
-                         "result": result}
-        except Exception as exc:  # every check of this run reports how it ended
-            memo[key] = exc
-    if isinstance(memo[key], Exception):
-        error = memo[key]
-        if isinstance(error, StudentError):
-            diagnose_error(ctx, error, model_name)
-        raise error
-    return memo[key]
+    model (every check of that run reads it): ``{"state", "records", "result"}``."""
+    def run():
+        model = student.support_object("build_model", model_name, ctx.seed)
+        recorder = student.support_object("spy", model.ref())
+        dataset = student.support_object("synthetic_dataset", COUNT, ctx.seed)
+        data = student.support_object("loader", dataset.ref(), BATCH, False, ctx.seed)
+        optimizer = student.support_object("sgd", model.ref(), lr=LR)
+        criterion = student.support_object("cross_entropy")
+        result = student.call("train_one_epoch", model.ref(), data.ref(), optimizer.ref(),
+                              criterion.ref())
+        result.pop("object")  # a handle: it would not outlive the worker
+        return {"state": model.state_dict(), "result": result,
+                "records": recorder.call_method("get_records")["value"]}
+
+    try:
+        return student.once(("train_one_epoch", model_name), run)
+    except StudentError as error:
+        diagnose_error(ctx, error, model_name)
+        raise
 
 
 def diagnose_error(ctx, error, model_name):
