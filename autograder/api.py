@@ -11,22 +11,26 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograder import packaging
 from autograder.errors import UserError
 from autograder.fileio import write_atomic
-from autograder.ingest import expand_submissions
 from autograder.judge.runner import Judge, failure_report
+from autograder.layouts import collect_submissions, identify
 from autograder.packaging import build_package
 from autograder.report.model import Report
+from autograder.roster import Roster
 from autograder.sandbox.client import Zygote, new_zygote
 from autograder.spec import AssignmentSpec, assignment_names, load_assignment
 
 if TYPE_CHECKING:
+    from autograder.release import Release
     from autograder.report.audience import Audience
     from autograder.report.nbgrader_gradebook import GradebookExport
+    from autograder.student_copy import StudentCopy
     from autograder.validate import Validation
 
 ProgressCallback = Callable[[Report], None]
@@ -41,7 +45,8 @@ def report_schema() -> dict[str, Any]:
     return Report.model_json_schema()
 
 
-def release(assignment: str) -> list[Path]:
+def release(assignment: str) -> Release:
+    """Regenerate ``student_template/ASSIGNMENT`` (only files whose content changes)."""
     from autograder import release as release_module  # nbgrader: imported only when needed
 
     return release_module.release(load_assignment(assignment))
@@ -104,19 +109,29 @@ def _grade_in_judge(path: Path) -> Report:
 
 
 def grade(paths: list[Path], assignment: str, jobs: int = 1, seed: int | None = None,
-          on_report: ProgressCallback | None = None,
-          tasks: list[str] | None = None) -> list[Report]:
+          on_report: ProgressCallback | None = None, tasks: list[str] | None = None,
+          roster: Roster | None = None, deadline: datetime | None = None) -> list[Report]:
     """Grade submissions (hidden and public checks); reports come back in input order.
-    ``tasks`` limits grading to those tasks (all by default)."""
+    ``tasks`` limits grading to those tasks (all by default); ``roster`` maps submissions to
+    students; ``deadline`` applies the assignment's late policy."""
     spec = load_assignment(assignment)
     spec.only(tasks)  # an unknown task is an error here, before any judge starts
-    return grade_submissions(expand_submissions(paths, spec), spec, jobs, seed, on_report, tasks)
+    with collect_submissions(paths, spec, roster, deadline) as classlist:
+        entries = {str(entry.path): entry for entry in classlist.entries}
+
+        def done(report: Report) -> None:
+            identify(report, entries[report.submission.path], spec, deadline)
+            if on_report:
+                on_report(report)
+
+        return grade_submissions([e.path for e in classlist.entries], spec, jobs, seed, done,
+                                 tasks)
 
 
 def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int = 1,
                       seed: int | None = None, on_report: ProgressCallback | None = None,
                       tasks: list[str] | None = None) -> list[Report]:
-    """Grade each path as one submission (see :func:`expand_submissions`)."""
+    """Grade each path as one submission (see :func:`collect_submissions`)."""
     if not submissions:
         return []
     if jobs <= 1 or len(submissions) == 1:
@@ -146,6 +161,7 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
                 except Exception as exc:  # e.g. a judge process that died: the rest go on
                     results[index] = failure_report(spec.only(tasks), submissions[index],
                                                     f"{type(exc).__name__}: {exc}", seed or spec.seed)
+                    results[index].partial = len(spec.only(tasks).tasks) < len(spec.tasks)
                 if on_report:
                     on_report(results[index])
         except BaseException:  # Ctrl-C: stop now, no submission started after it
@@ -199,28 +215,53 @@ class ReportWriter:
 
     One submission: ``output`` is the file when it ends in ``.json`` (and is not an existing
     folder). Several: ``output`` is a folder with one ``<submission id>.json`` each.
+    A partial report (``grade --task``) never replaces a report: it merges into the one
+    already there when both graded the same content with the same grader, and is written
+    beside it as ``<name>.partial.json`` otherwise. ``notes`` says what was merged where.
     """
 
-    def __init__(self, output: Path, count: int) -> None:
+    def __init__(self, output: Path, count: int, task_order: list[str] | None = None) -> None:
         self.output = Path(output)
         self.single = count == 1 and not self.output.is_dir() and self.output.suffix == ".json"
-        self.used: set[str] = set()
+        self.task_order = task_order or []
         self.written: list[Path] = []
+        self.notes: list[str] = []
+
+    def _target(self, report: Report) -> Path:
+        if self.single:
+            return self.output
+        return self.output / f"{report.submission.id}.json"
 
     def write(self, report: Report) -> Path:
-        if self.single:
-            path = self.output
-            path.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            self.output.mkdir(parents=True, exist_ok=True)
-            name = report.submission.id
-            while name in self.used:
-                name += "_"
-            self.used.add(name)
-            path = self.output / f"{name}.json"
+        from autograder.report.partial import can_merge, merge
+
+        path = self._target(report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if report.partial:
+            beside = path.with_name(path.stem + ".partial.json")
+            for candidate in (path, beside):
+                earlier = _read_report(candidate)
+                if earlier is not None and can_merge(earlier, report):
+                    report, path = merge(earlier, report, self.task_order), candidate
+                    graded = len(report.tasks)
+                    self.notes.append(f"merged into {candidate} ({graded} of "
+                                      f"{len(self.task_order) or graded} tasks)")
+                    break
+            else:
+                if path.exists():  # another content or grader: keep the whole report
+                    self.notes.append(f"{path} was graded from other files or by another "
+                                      f"grader: wrote {beside} beside it")
+                    path = beside
         write_atomic(path, report.model_dump_json(indent=2))
         self.written.append(path)
         return path
+
+
+def _read_report(path: Path) -> Report | None:
+    try:
+        return Report.model_validate_json(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def write_reports(reports: list[Report], output: Path) -> list[Path]:
@@ -236,8 +277,16 @@ def render_reports(paths: list[Path], fmt: str, audience: Audience | None = None
     (default: a student, before due date and publication)."""
     from autograder.report.audience import STUDENT
     from autograder.report.formats import load_report, render
+    from autograder.report.partial import refuse_partial
 
-    return render(fmt, [load_report(p) for p in paths], audience or STUDENT, path_prefix)
+    files = [f for p in map(Path, paths)
+             for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    if not files:
+        raise UserError(f"no JSON report in {', '.join(map(str, paths))}")
+    reports = [load_report(f) for f in files]
+    if fmt == "gradescope":  # Gradescope records results.json as the submission's grade
+        refuse_partial(reports, "Gradescope's results.json")
+    return render(fmt, reports, audience or STUDENT, path_prefix)
 
 
 def package_gradescope(assignment: str, output: Path) -> Path:
@@ -251,12 +300,20 @@ def write_hidden_weights(assignment: str, folder: Path) -> Path:
     return packaging.write_hidden_weights(load_assignment(assignment), folder)
 
 
+def package_students(assignments: list[str], output: Path) -> StudentCopy:
+    """Write the students' copy of the grader (public checks and templates only)."""
+    from autograder.student_copy import build_student_copy
+
+    return build_student_copy([load_assignment(name) for name in assignments], output)
+
+
 def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default_course"
                     ) -> GradebookExport:
     """Write the reports in ``paths`` (files or folders of them, or autograder gradebooks:
     ``*.sqlite``) into an nbgrader gradebook."""
     from autograder.gradebook.store import Gradebook, latest_results
     from autograder.report.nbgrader_gradebook import export_reports, load_reports
+    from autograder.report.partial import refuse_partial
 
     books = [Path(p) for p in paths if Path(p).suffix == ".sqlite"]
     reports = []
@@ -264,4 +321,6 @@ def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default
         with Gradebook(book_path, create=False) as book:
             reports += [result.report for result in latest_results(book)]
     rest = [p for p in paths if Path(p) not in books]
-    return export_reports(reports + (load_reports(rest) if rest or not reports else []), db, course_id)
+    reports += load_reports(rest) if rest or not reports else []
+    refuse_partial(reports, "the nbgrader export")
+    return export_reports(reports, db, course_id)

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import traceback
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,6 +24,16 @@ Exit status: 0 when grading completed, whatever the scores; 1 when it could not
 (unknown assignment, a path that does not exist, ...), with one line saying why;
 2 for a usage error.
 """
+DONE_STATUS = """
+Exit status: 0 when it is done; 1 when it could not be done, with one line saying why;
+2 for a usage error.
+"""
+VALIDATE_STATUS = """
+Exit status: 0 when every assignment holds what it claims; 1 when anything does not hold
+(or it could not run), with one line saying why; 2 for a usage error.
+"""
+# -h as well as --help, on every command
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class _Group(click.Group):
@@ -41,13 +52,13 @@ class _Group(click.Group):
                 "(set AUTOGRADER_DEBUG=1 for details)") from None
 
 
-@click.group(cls=_Group, epilog=EXIT_STATUS)
+@click.group(cls=_Group, epilog=EXIT_STATUS, context_settings=CONTEXT)
 @click.version_option(package_name="autograder")
 def main() -> None:
     """Grade PyTorch exercises with hidden checks; student code runs only in a sandbox."""
 
 
-@main.command("list")
+@main.command("list", epilog=DONE_STATUS)
 def list_command() -> None:
     """List the assignments, their tasks and points."""
     from autograder.spec import assignment_names, load_assignment
@@ -59,7 +70,7 @@ def list_command() -> None:
                    f"{', '.join(' or '.join(f.candidates) for f in spec.files)}\n  tasks: {tasks}")
 
 
-@main.command()
+@main.command(epilog=DONE_STATUS)
 def schema() -> None:
     """Print the JSON Schema of a report."""
     from autograder.report.model import Report
@@ -67,17 +78,21 @@ def schema() -> None:
     click.echo(json.dumps(Report.model_json_schema(), indent=2))
 
 
-@main.command("release")
+@main.command("release", epilog=DONE_STATUS)
 @click.argument("assignment")
 def release_command(assignment: str) -> None:
     """Regenerate student_template/ASSIGNMENT from reference/ASSIGNMENT."""
     from autograder.api import release
 
-    for path in release(assignment):
+    result = release(assignment)
+    for path in result.written:
         click.echo(f"wrote {path}")
+    for path in result.removed:
+        click.echo(f"removed {path}")
+    click.echo(f"{len(result.unchanged)} file(s) unchanged")
 
 
-@main.command("validate")
+@main.command("validate", epilog=VALIDATE_STATUS)
 @click.argument("assignments", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Validate every assignment (see `list`).")
 def validate_command(assignments: tuple[str, ...], every: bool) -> None:
@@ -111,17 +126,35 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
         raise click.ClickException(f"validation failed: {', '.join(failed)}")
 
 
+def _deadline(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not an ISO 8601 time such as "
+                                 "2026-03-01T23:59+01:00", param_hint="--deadline") from None
+    return parsed if parsed.tzinfo else parsed.astimezone()  # no offset: this machine's zone
+
+
 @main.command(epilog=EXIT_STATUS)
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-a", "--assignment", required=True, help="Assignment name (see `list`).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True,
-              help="A .json file for one submission, or a folder (one <name>.json each).")
+              help="A .json file for one submission, or a folder (one <id>.json each).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Submissions graded in parallel.")
 @click.option("--seed", type=int, default=None, help="Override the assignment's seed.")
 @click.option("-t", "--task", "tasks", multiple=True,
-              help="Grade only this task (repeatable); all tasks by default.")
+              help="Grade only this task (repeatable); all tasks by default. The result merges "
+                   "into the report already there for the same files and grader.")
+@click.option("--roster", type=click.Path(path_type=Path), default=None,
+              help="CSV of the class: student_id and any of name, email, github, lms_id; "
+                   "reports are then named and keyed by student id.")
+@click.option("--deadline", default=None,
+              help="ISO 8601 deadline (2026-03-01T23:59+01:00): applies the assignment's late "
+                   "policy; git repositories are graded at the last commit it accepts.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every check's result.")
 @click.option("--gradebook", type=click.Path(path_type=Path), default=None,
               help="The SQLite gradebook to record results in [default: OUTPUT/gradebook.sqlite].")
@@ -131,22 +164,28 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
               help="Grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to "
                    "start one here with N workers (needs the `cluster` extra).")
 def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: int,
-          seed: int | None, tasks: tuple[str, ...], verbose: bool, gradebook: Path | None,
-          regrade: bool, cluster: str | None) -> None:
-    """Grade SUBMISSIONS (folders, zips, or folders of them) with all checks.
+          seed: int | None, tasks: tuple[str, ...], roster: Path | None, deadline: str | None,
+          verbose: bool, gradebook: Path | None, regrade: bool, cluster: str | None) -> None:
+    """Grade SUBMISSIONS with all checks: folders, zips, or a class of them (a folder of
+    folders or zips, a GitHub Classroom clone folder, Canvas's "Download Submissions" files,
+    a Gradescope export).
 
     Writes one JSON report per submission as soon as it is graded, records each in the
     gradebook, and prints a summary table. Running the same command again grades only what
     is new: a submission whose files and grader (checks, reference, seed, versions) are
     unchanged is skipped, so an interrupted run resumes where it stopped.
     """
+    when = _deadline(deadline)
     for path in submissions:
         if not path.exists():
             raise UserError(f"submission path does not exist: {path}")
     from autograder.gradebook.run import ClassRun
     from autograder.report.text import report_details, summary_table
+    from autograder.roster import Roster
 
-    run = ClassRun(list(submissions), assignment, output, seed, list(tasks), gradebook, regrade)
+    class_roster = Roster.load(roster) if roster else None
+    run = ClassRun(list(submissions), assignment, output, seed, list(tasks), gradebook, regrade,
+                   roster=class_roster, deadline=when)
     try:
         if run.todo and not cluster:
             from autograder.sandbox.client import prestart_zygote
@@ -174,6 +213,15 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
     click.echo(summary.text())
     single = len(run.submissions) == 1 and output.suffix == ".json" and not output.is_dir()
     click.echo(f"reports written to {output if single else f'{output}/'}")
+    if class_roster is not None:
+        submitted = {e.student.student_id for e in run.entries if e.student}
+        missing = [s.student_id for s in class_roster.students if s.student_id not in submitted]
+        unknown = [e.key for e in run.entries if e.student is None]
+        if unknown:
+            click.echo(f"not in the roster: {', '.join(unknown)}")
+        if missing:
+            click.echo(f"no submission from {len(missing)} student(s) of the roster: "
+                       f"{', '.join(missing)}")
 
 
 class _Progress:
@@ -196,13 +244,24 @@ class _Progress:
         return f"{self.done / elapsed * 60:.1f}/min, {left:.0f} s left"
 
 
-@main.command()
+CHECK_EXIT_STATUS = """
+Exit status: 0 when the checks ran (and, with --fail-under, enough of them passed); 1 when
+they could not run (no such path, unknown assignment, ...) or when fewer public checks
+passed than --fail-under asks, with one line saying why; 2 for a usage error.
+"""
+
+
+@main.command(epilog=CHECK_EXIT_STATUS)
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("-a", "--assignment", default=None,
               help="Assignment name; guessed from the files when left out.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Also write the JSON report to this file (for `autograder report`).")
-def check(path: Path, assignment: str | None, output: Path | None = None) -> None:
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PERCENT",
+              help="Exit with status 1 when fewer than PERCENT percent of the public checks "
+                   "pass (100: any failing check); for a CI status.")
+def check(path: Path, assignment: str | None, output: Path | None = None,
+          fail_under: float | None = None) -> None:
     """Run the public checks on your work in PATH (default: this folder)."""
     if not path.exists():
         raise UserError(f"path does not exist: {path}")
@@ -216,16 +275,23 @@ def check(path: Path, assignment: str | None, output: Path | None = None) -> Non
     click.echo(check_output(result.report, result.hidden_points))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(result.report.model_dump_json(indent=2))
+        api.atomic_write(output, result.report.model_dump_json(indent=2))
+    if fail_under is not None:
+        tests = [t for task in result.report.tasks for t in task.tests]
+        passed = sum(t.status == "passed" for t in tests)
+        share = 100.0 * passed / len(tests) if tests else 100.0
+        if share < fail_under:
+            raise click.ClickException(f"{passed} of {len(tests)} public checks pass "
+                                       f"({share:.0f}%), under --fail-under {fail_under:g}")
 
 
 REPORT_FORMATS = tuple(FORMATS)
 
 
-@main.command("report")
+@main.command("report", epilog=DONE_STATUS)
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-f", "--format", "fmt", type=click.Choice(REPORT_FORMATS), required=True,
-              help=format_help())
+@click.option("-f", "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="markdown",
+              show_default=True, help=format_help())
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="File to write (default: standard output).")
 @click.option("--audience", type=click.Choice(["student", "instructor"]), default="student",
@@ -241,7 +307,8 @@ REPORT_FORMATS = tuple(FORMATS)
 def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, audience: str,
                    after_due_date: bool, published: bool, path_prefix: str | None,
                    summary: bool) -> None:
-    """Render JSON REPORTS (from `grade` or `check -o`) in another format."""
+    """Render JSON REPORTS (files, or folders of them, from `grade` or `check -o`) in
+    another format."""
     from autograder import api
     from autograder.report.audience import Audience
 
@@ -259,12 +326,12 @@ def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, aud
         write_step_summary(api.render_reports(list(reports), "markdown", reader))
 
 
-@main.group("package")
+@main.group("package", epilog=DONE_STATUS)
 def package_group() -> None:
     """Package an assignment for a grading platform."""
 
 
-@package_group.command("gradescope")
+@package_group.command("gradescope", epilog=DONE_STATUS)
 @click.argument("assignment")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("autograder.zip"),
               show_default=True, help="The zip to write.")
@@ -275,7 +342,7 @@ def package_gradescope_command(assignment: str, output: Path) -> None:
     click.echo(f"wrote {api.package_gradescope(assignment, output)}")
 
 
-@main.command("stats")
+@main.command("stats", epilog=DONE_STATUS)
 @click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
 @click.option("-a", "--assignment", default=None, help="Only this assignment (default: all).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "html"]), default="text",
@@ -306,7 +373,21 @@ def stats_command(gradebook: Path, assignment: str | None, fmt: str, output: Pat
         write_atomic(output, text)
 
 
-@main.group("export")
+@package_group.command("students", epilog=DONE_STATUS)
+@click.argument("assignments", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The folder to write: new, empty, or an earlier students' copy (replaced).")
+def package_students_command(assignments: tuple[str, ...], output: Path) -> None:
+    """The students' copy of the grader for ASSIGNMENTS: the package, public checks, support
+    code, the templates and their workflows; no hidden check, mutant, reference or example.
+    It may be public (the student workflow checks it out without a token)."""
+    from autograder import api
+
+    copy = api.package_students(list(assignments), output)
+    click.echo(f"wrote {copy.folder}/ ({len(copy.files)} files, {len(copy.changed)} changed)")
+
+
+@main.group("export", epilog=DONE_STATUS)
 def export_group() -> None:
     """Write graded reports into another grading system."""
 
@@ -324,7 +405,7 @@ def _export_from_gradebook(gradebook: Path, output: Path | None, render: object)
         click.echo(f"wrote {output}", err=True)
 
 
-@export_group.command("csv")
+@export_group.command("csv", epilog=DONE_STATUS)
 @click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
 @click.option("-a", "--assignment", default=None, help="Needed when the gradebook holds several.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
@@ -337,7 +418,7 @@ def export_csv_command(gradebook: Path, assignment: str | None, output: Path | N
     _export_from_gradebook(gradebook, output, lambda book: export_csv(book, assignment))
 
 
-@export_group.command("canvas")
+@export_group.command("canvas", epilog=DONE_STATUS)
 @click.argument("gradebook", type=click.Path(exists=True, path_type=Path))
 @click.option("-a", "--assignment", default=None, help="Needed when the gradebook holds several.")
 @click.option("--column", default=None,

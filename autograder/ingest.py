@@ -71,7 +71,12 @@ def ingest(path: Path, spec: AssignmentSpec, scratch: Path) -> Submission:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if not any(scratch.iterdir()) and not submission.problems:
-        submission.problems.append("the submission is empty")
+        if not any(p.is_file() for p in (path.rglob("*") if path.is_dir() else [path])):
+            submission.problems.append("the submission is empty")
+            return submission
+        wanted = " and ".join(" or ".join(f.candidates) for f in spec.files)
+        submission.problems.append(f"the submission holds no file of assignment {spec.name} "
+                                   f"(it needs {wanted})")
     return submission
 
 

@@ -9,7 +9,7 @@ and grade cells, clear solutions and outputs, check the nbgrader metadata, add c
 
 from __future__ import annotations
 
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -62,35 +62,59 @@ def _template_text(path: Path, text: str) -> str:
     return text
 
 
+WORKFLOW = ".github/workflows/autograder.yml"
+
+
+def student_workflow(spec: AssignmentSpec) -> str:
+    """The student's CI workflow for ``spec``: one source (``autograder/workflows/student.yml``)
+    for every assignment."""
+    source = Path(__file__).resolve().parent / "workflows" / "student.yml"
+    return source.read_text().format(assignment=spec.name)
+
+
 def template_files(spec: AssignmentSpec) -> dict[str, str]:
-    """Relative path -> content of every file the template should hold."""
+    """Relative path -> content of every file the template should hold: the reference with
+    its solutions cleared (dot folders stay behind), and the student workflow."""
     reference = spec.reference_dir
     if not reference.is_dir():
         raise UserError(f"assignment {spec.name} has no reference folder at {reference}")
     files: dict[str, str] = {}
     for path in sorted(p for p in reference.rglob("*") if p.is_file()):
         relative = path.relative_to(reference)
-        # Dot folders stay behind, except .github: the student's CI workflow ships with the template.
-        parts = relative.parts[1:] if relative.parts[0] == ".github" else relative.parts
-        if any(part.startswith((".", "__pycache__")) for part in parts):
+        if any(part.startswith((".", "__pycache__")) for part in relative.parts):
             continue
-        text = path.read_text()
-        files[str(relative)] = _template_text(path, text)
+        files[relative.as_posix()] = _template_text(path, path.read_text())
+    files[WORKFLOW] = student_workflow(spec)
     return files
 
 
-def release(spec: AssignmentSpec, target: Path | None = None) -> list[Path]:
-    """Write the student template (by default ``student_template/<name>/``)."""
+@dataclass
+class Release:
+    written: list[Path]  # new or changed
+    unchanged: list[Path]
+    removed: list[Path]  # files the template no longer holds
+
+
+def release(spec: AssignmentSpec, target: Path | None = None) -> Release:
+    """Write the student template (by default ``student_template/<name>/``); files whose
+    content is already right are left alone."""
     target = target or spec.template_dir
-    if target.exists():
-        shutil.rmtree(target)
-    written = []
-    for relative, text in template_files(spec).items():
+    files = template_files(spec)
+    result = Release([], [], [])
+    if target.is_dir():
+        for path in sorted(p for p in target.rglob("*") if p.is_file()):
+            if path.relative_to(target).as_posix() not in files:
+                path.unlink()
+                result.removed.append(path)
+    for relative, text in files.items():
         path = target / relative
+        if path.is_file() and path.read_text() == text:
+            result.unchanged.append(path)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        written.append(path)
-    return written
+        result.written.append(path)
+    return result
 
 
 def template_drift(spec: AssignmentSpec) -> list[str]:

@@ -45,6 +45,18 @@ class TaskSpec(BaseModel):
     description: str = ""
 
 
+class LateSpec(BaseModel):
+    """How late work loses points, counted from ``grade --deadline``."""
+
+    percent_per_day: float = Field(0, ge=0, le=100, description="percent of the score lost per "
+                                   "day late (a started day counts as a day)")
+    grace_minutes: float = Field(0, ge=0, description="minutes after the deadline still on time")
+    cap_percent: float = Field(100, ge=0, le=100, description="the most a late penalty takes, "
+                               "in percent of the score")
+    accept_days: float | None = Field(None, ge=0, description="days after the deadline (and "
+                                      "grace) after which work earns nothing; none: no limit")
+
+
 class AssignmentSpec(BaseModel):
     name: str
     title: str = ""
@@ -53,6 +65,7 @@ class AssignmentSpec(BaseModel):
     tasks: list[TaskSpec]
     limits: Limits = Limits()
     hidden_visibility: Visibility = "after_published"
+    late: LateSpec = LateSpec()
     root: Path = Field(Path("."), exclude=True)
 
     @model_validator(mode="after")

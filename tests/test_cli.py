@@ -38,7 +38,7 @@ def test_committed_template_matches_release() -> None:
 def test_release_regenerates_the_template(tmp_path: Path) -> None:
     from autograder.release import release
 
-    written = release(load_assignment("resnet"), tmp_path / "resnet")
+    written = release(load_assignment("resnet"), tmp_path / "resnet").written
     text = (tmp_path / "resnet" / "resnet.py").read_text()
     assert "TODO(human)" in text and "BEGIN SOLUTION" not in text
     assert "nn.Conv2d" not in text.split("class BasicBlock")[1].split("class ResNet")[0]

@@ -38,9 +38,16 @@ class TinyResNet(nn.Module):
         self.fc = nn.Linear(2 * width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer2(self.layer1(x))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        # Written as torchvision's ResNet._forward_impl is, one layer a line.
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
 
 
 MODELS: dict[str, Callable[[], nn.Module]] = {"mlp": mlp, "tiny_resnet": TinyResNet}

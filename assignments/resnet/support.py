@@ -18,9 +18,9 @@ class BasicBlock(TorchvisionBasicBlock):
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        downsample = None
-        if stride != 1 or in_channels != out_channels:
-            downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(out_channels))
+        # The rule of torchvision's ResNet._make_layer: a projection when the shape changes.
+        projects = stride != 1 or in_channels != out_channels
+        downsample = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+            nn.BatchNorm2d(out_channels)) if projects else None
         super().__init__(in_channels, out_channels, stride, downsample)

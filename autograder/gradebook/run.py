@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from autograder.fileio import write_atomic
@@ -23,9 +24,11 @@ from autograder.gradebook.store import (
     default_location,
     scope_of,
 )
-from autograder.ingest import expand_submissions, ingest
+from autograder.ingest import ingest
+from autograder.layouts import collect_submissions, identify
 from autograder.report.model import Report
 from autograder.report.text import points
+from autograder.roster import Roster
 from autograder.spec import AssignmentSpec, load_assignment
 
 
@@ -70,6 +73,7 @@ class RunSummary:
     regraded_for_grader: int = 0
     grader_changes: list[str] = field(default_factory=list)
     changes: list[ScoreChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # partial reports merged, or written beside
 
     def text(self) -> str:
         lines = [f"graded {len(self.graded)} submission(s); skipped {self.skipped} already "
@@ -85,6 +89,7 @@ class RunSummary:
             lines += [change.line() for change in self.changes]
         elif self.regraded:
             lines.append(f"no score changed among the {self.regraded} regraded")
+        lines += self.notes
         lines.append(f"gradebook: {self.gradebook}")
         return "\n".join(lines)
 
@@ -114,14 +119,20 @@ class ClassRun:
 
     def __init__(self, paths: list[Path], assignment: str, output: Path,
                  seed: int | None = None, tasks: list[str] | None = None,
-                 gradebook: Path | None = None, regrade: bool = False) -> None:
+                 gradebook: Path | None = None, regrade: bool = False,
+                 roster: Roster | None = None, deadline: datetime | None = None) -> None:
         self.spec = load_assignment(assignment)
         self.graded_spec = self.spec.only(tasks)  # an unknown task is an error here
         self.tasks = tasks or None
         self.seed = seed
         self.output = Path(output)
         self.scope = scope_of(tasks)
-        self.submissions = expand_submissions(paths, self.spec)
+        self.deadline = deadline
+        # Class downloads as they come (Canvas, GitHub Classroom, Gradescope), under roster ids
+        self.classlist = collect_submissions(paths, self.spec, roster, deadline)
+        self.entries = self.classlist.entries
+        self.submissions = [entry.path for entry in self.entries]
+        self._entry_of = {str(entry.path): entry for entry in self.entries}
         self.parts = manifest(self.spec, seed, tasks)
         self.fingerprint = fingerprint_of(self.parts)
         self.book = Gradebook(Path(gradebook) if gradebook else default_location(self.output))
@@ -133,7 +144,8 @@ class ClassRun:
     def _plan(self, regrade: bool) -> None:
         grader_changes: set[str] = set()
         identities = content_identities(self.submissions, self.spec)
-        for path, (submission_id, content_hash) in zip(self.submissions, identities, strict=True):
+        for entry, (_, content_hash) in zip(self.entries, identities, strict=True):
+            path, submission_id = entry.path, entry.key
             previous = self.book.result(self.spec.name, submission_id, self.scope)
             if (not regrade and previous is not None and previous.content_hash == content_hash
                     and previous.fingerprint == self.fingerprint
@@ -160,11 +172,13 @@ class ClassRun:
             return self.summary
         from autograder.api import ReportWriter  # torch and the judge: only when there is work
 
-        writer = ReportWriter(self.output, len(self.submissions))
+        writer = ReportWriter(self.output, len(self.submissions), [t.name for t in self.spec.tasks])
+        self.summary.notes = writer.notes
         by_path = {str(p.path): p for p in self.todo}
 
         def done(report: Report) -> None:
             planned = by_path[report.submission.path]
+            identify(report, self._entry_of[report.submission.path], self.spec, self.deadline)
             report_path = writer.write(report)
             self.book.record(report, planned.content_hash, self.fingerprint, self.scope,
                              report_path, str(planned.path))
@@ -183,8 +197,8 @@ class ClassRun:
             from autograder.api import grade_submissions
 
             grade_submissions(paths, self.spec, jobs, self.seed, done, self.tasks)
-        order = {str(p): i for i, p in enumerate(self.submissions)}
-        self.summary.graded.sort(key=lambda r: order.get(r.submission.path, len(order)))
+        order = {entry.key: i for i, entry in enumerate(self.entries)}
+        self.summary.graded.sort(key=lambda r: order.get(r.submission.id, len(order)))
         return self.summary
 
     def _note_change(self, planned: Planned, report: Report) -> None:
@@ -201,3 +215,4 @@ class ClassRun:
 
     def close(self) -> None:
         self.book.close()
+        self.classlist.close()

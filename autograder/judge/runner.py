@@ -18,6 +18,7 @@ import torch
 
 import autograder
 from autograder.errors import UserError
+from autograder.gradebook.fingerprint import grader_fingerprint
 from autograder.ingest import ingest, submission_id
 from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.outcomes import Outcome
@@ -73,7 +74,16 @@ class Judge:
         self.zygote = zygote
         self.seed = spec.seed if seed is None else seed
         self.cache = JudgeCache(spec)
+        # of all tasks: a report of some tasks merges only into one graded by the same grader
+        self.fingerprint = grader_fingerprint(spec, self.seed)
+        # A report of some tasks only is partial: exports refuse it, a later run merges into it.
+        self.partial = len(self.graded.tasks) < len(spec.tasks)
         torch.set_num_threads(1)
+
+    def _stamped(self, report: Report) -> Report:
+        report.grader_fingerprint = self.fingerprint
+        report.partial = self.partial
+        return report
 
     def limits(self) -> Limits:
         return self.spec.limits
@@ -110,19 +120,20 @@ class Judge:
             problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
-            return build_report(self.graded, plugin.checks, run_hidden, problems,
+            return self._stamped(build_report(self.graded, plugin.checks, run_hidden, problems,
                                 SubmissionInfo(id=submission.id, path=str(path),
                                                content_hash=submission.content_hash,
                                                files=sorted(submission.files)),
                                 Timing(started_at=started_at,
                                        duration=round(time.perf_counter() - started, 4)),
-                                environment(sandbox), self.seed)
+                                environment(sandbox), self.seed))
         except UserError:
             raise
         except Exception as exc:  # a grader bug must not cost the rest of the class its reports
             print(f"autograder: grading {path} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return failure_report(self.graded, Path(path), f"{type(exc).__name__}: {exc}", self.seed,
-                                  started_at)
+            return self._stamped(failure_report(self.graded, Path(path),
+                                                f"{type(exc).__name__}: {exc}", self.seed,
+                                                started_at))
         finally:
             if session is not None:
                 session.close()

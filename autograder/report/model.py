@@ -40,10 +40,29 @@ class TaskResult(BaseModel):
 
 
 class SubmissionInfo(BaseModel):
-    id: str
+    id: str = Field(description="the student id when a roster knows the student, else a name "
+                    "derived from the download")
     path: str
     content_hash: str = Field(description="sha256 of the graded files, name and content")
     files: list[str] = []
+    student_id: str | None = Field(None, description="the roster's student id")
+    name: str = Field("", description="the student's name (roster or LMS)")
+    submitted_at: datetime | None = Field(None, description="when it was submitted")
+    submitted_at_source: Literal["", "lms", "git", "file"] = Field(
+        "", description="where submitted_at comes from: the LMS, the commit, or a file time")
+
+
+class Lateness(BaseModel):
+    """The late policy applied: ``score`` of the report is ``final_score``."""
+
+    deadline: datetime
+    submitted_at: datetime
+    days_late: int = Field(description="started days after deadline and grace; 0: on time")
+    penalty_percent: float
+    raw_score: float
+    penalty: float = Field(description="points taken off the raw score")
+    final_score: float
+    accepted: bool = Field(True, description="false when later than the policy accepts")
 
 
 class Timing(BaseModel):
@@ -70,6 +89,13 @@ class Report(BaseModel):
     timing: Timing
     environment: Environment
     seed: int
+    grader_fingerprint: str = Field(
+        "", description="sha256 of everything that decides a score (checks, reference, mutants, "
+        "support code, seed, versions); reports of one content hash and fingerprint may merge")
+    late: Lateness | None = Field(None, description="deadline and late penalty, when graded "
+                                  "with a deadline; score is then the final score")
+    partial: bool = Field(False, description="only some tasks were graded (grade --task): not "
+                          "a whole grade, so exports refuse it")
 
     def task(self, name: str) -> TaskResult:
         return next(t for t in self.tasks if t.name == name)

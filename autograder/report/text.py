@@ -24,7 +24,8 @@ def summary_table(reports: list[Report]) -> str:
         cells += [f"{points(t.score)}/{points(t.max_score)}" for t in report.tasks]
         cells.append(f"{points(report.score)}/{points(report.max_score)}")
         trouble = sum(t.status in ("error", "timeout") for task in report.tasks for t in task.tests)
-        notes = list(report.problems[:1])
+        notes = [late_note(report)] if report.late and report.late.days_late else []
+        notes += report.problems[:1]
         if trouble:
             notes.append(f"{trouble} check(s) errored or timed out")
         cells.append("; ".join(notes)[:80])
@@ -34,6 +35,18 @@ def summary_table(reports: list[Report]) -> str:
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def late_note(report: Report) -> str:
+    """'2 days late: -20% of 30 (6 points)' for a report graded with a deadline."""
+    late = report.late
+    if late is None or not late.days_late:
+        return "on time"
+    if not late.accepted:
+        return f"{late.days_late} days late: not accepted (raw {points(late.raw_score)})"
+    day = "day" if late.days_late == 1 else "days"
+    return (f"{late.days_late} {day} late: -{points(late.penalty_percent)}% of "
+            f"{points(late.raw_score)} ({points(late.penalty)} points)")
 
 
 def _test_line(test: TestResult) -> list[str]:
@@ -51,6 +64,8 @@ def check_output(report: Report, hidden_points: float) -> str:
     passed = total = 0
     for task in report.tasks:
         lines.append(f"{task.name}")
+        if not task.tests:
+            lines.append("  (no public check: only the hidden checks grade this task)")
         for test in task.tests:
             lines += _test_line(test)
             total += 1

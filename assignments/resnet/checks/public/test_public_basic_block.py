@@ -1,8 +1,9 @@
 """Public checks for BasicBlock: students run these with `autograder check`."""
 
 import pytest
+import torch
 
-from autograder.checks import CheckFailed
+from autograder.checks import CheckFailed, build_traced, random_input
 
 pytestmark = pytest.mark.task("BasicBlock")
 
@@ -37,3 +38,71 @@ def test_output_shape(student, in_channels, out_channels, stride, expected):
     if shape != expected:
         raise CheckFailed(f"{block.call} maps an input of shape (2, {in_channels}, 8, 8) to "
                           f"{shape}, expected {expected}")
+
+
+# Feedback checks: weight 0, so they decide no points (the hidden checks do); each catches a
+# common bug without the reference, and says how to fix it.
+
+def _convolutions(student, in_channels, out_channels, stride, shape):
+    """The student's block and its 3x3 convolutions, in the order they run."""
+    block, trace = build_traced(student, "BasicBlock", (in_channels, out_channels),
+                                {"stride": stride}, shape)
+    return block, [leaf for leaf in trace if leaf["kind"] == "Conv2d"
+                   and leaf["config"].get("kernel_size") == [3, 3]]
+
+
+@pytest.mark.weight(0)
+def test_stride_on_the_first_convolution(student):
+    """A stride-2 block puts the stride on its first 3x3 convolution, not on the second"""
+    _, convolutions = _convolutions(student, 8, 16, 2, (2, 8, 8, 8))
+    if len(convolutions) != 2:
+        raise CheckFailed(f"BasicBlock(8, 16, stride=2) runs {len(convolutions)} 3x3 "
+                          "convolutions, expected 2 (conv1 and conv2)")
+    strides = [leaf["config"].get("stride") for leaf in convolutions]
+    if strides != [[2, 2], [1, 1]]:
+        raise CheckFailed(f"in BasicBlock(8, 16, stride=2) the 3x3 convolutions have strides "
+                          f"{strides[0][0]} and {strides[1][0]}: give the stride to the first "
+                          "one (conv1) and stride 1 to the second (conv2)")
+
+
+@pytest.mark.weight(0)
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_output_ends_with_relu(student, mode):
+    """The block's output went through its final ReLU: nothing in it is negative"""
+    block = student.build("BasicBlock", 8, 8)
+    output = block.forward(random_input((2, 8, 6, 6), 7, scale=2.0), mode=mode)["output"]
+    if output.min() < 0:
+        raise CheckFailed(f"{block.call} returns negative values in {mode} mode (as low as "
+                          f"{output.min().item():.3g}): apply ReLU last, to the sum of the main "
+                          "path and the shortcut")
+
+
+@pytest.mark.weight(0)
+def test_shortcut_added_before_the_final_relu(student):
+    """An identity block adds its input to the main path, then applies ReLU once"""
+    # Every weight zero and every BatchNorm shift -1 make the main path -1 everywhere, so a
+    # correct identity block in eval mode returns relu(x - 1), whatever its layers are named.
+    shape = (2, 8, 6, 6)
+    _, trace = build_traced(student, "BasicBlock", (8, 8), {"stride": 1}, shape)
+    shifts = {f"{leaf['name']}.bias": torch.full((8,), -1.0) for leaf in trace
+              if leaf["kind"] == "BatchNorm2d"}
+    if not shifts:
+        raise CheckFailed("BasicBlock(8, 8) runs no BatchNorm2d layer: each 3x3 convolution is "
+                          "followed by one")
+    block = student.build("BasicBlock", 8, 8)
+    block.load_state(tensors=shifts)  # what is not given is set to zero
+    x = random_input(shape, 11, scale=2.0)
+    output = block.forward(x, mode="eval")["output"]
+    if tuple(output.shape) != shape or torch.allclose(output, torch.relu(x - 1), atol=1e-5):
+        return
+    if torch.allclose(output, torch.relu(x), atol=1e-5):
+        hint = ("the ReLU is applied to the main path before the shortcut is added: add the "
+                "shortcut first, then apply the final ReLU once, to the sum")
+    elif torch.allclose(output, torch.zeros_like(output), atol=1e-5):
+        hint = "the block's input is not added back: add the shortcut of the input (x itself)"
+    else:
+        hint = ("add the block's input, unchanged (the identity shortcut), to the main path, "
+                "then apply ReLU")
+    raise CheckFailed(f"with every weight zero and the BatchNorm shifts -1, the main path of "
+                      f"{block.call} is -1 everywhere, so in eval mode it should return "
+                      f"relu(x - 1); it does not: {hint}")
