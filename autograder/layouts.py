@@ -204,7 +204,7 @@ class ClassList:
                 layout="canvas"))
 
     def _canvas_original(self, original: str) -> tuple[str, int]:
-        """Canvas adds ``-N`` to a file submitted again under the same name: resnet-1.py."""
+        """Canvas adds ``-N`` to a file submitted again under the same name: model-1.py."""
         match = CANVAS_RESUBMISSION.match(original)
         if match:
             plain = match["stem"] + match["suffix"]
