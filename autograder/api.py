@@ -248,7 +248,9 @@ class ReportWriter:
                                       f"{len(self.task_order) or graded} tasks)")
                     break
             else:
-                if path.exists():  # another content or grader: keep the whole report
+                earlier = _read_report(path)
+                # another content or grader: a whole report stays; a partial one is replaced
+                if path.exists() and (earlier is None or not earlier.partial):
                     self.notes.append(f"{path} was graded from other files or by another "
                                       f"grader: wrote {beside} beside it")
                     path = beside
@@ -321,6 +323,6 @@ def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default
         with Gradebook(book_path, create=False) as book:
             reports += [result.report for result in latest_results(book)]
     rest = [p for p in paths if Path(p) not in books]
-    reports += load_reports(rest) if rest or not reports else []
-    refuse_partial(reports, "the nbgrader export")
-    return export_reports(reports, db, course_id)
+    files = load_reports(rest) if rest or not reports else []
+    refuse_partial(files, "the nbgrader export")  # report files; the gradebook keeps scopes apart
+    return export_reports(reports + files, db, course_id)

@@ -435,7 +435,7 @@ def export_canvas_command(gradebook: Path, assignment: str | None, column: str |
     _export_from_gradebook(gradebook, output, lambda book: export_canvas(book, assignment, column))
 
 
-@export_group.command("nbgrader")
+@export_group.command("nbgrader", epilog=DONE_STATUS)
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", required=True,
               help="The nbgrader gradebook: a path to its SQLite file (gradebook.db, created "

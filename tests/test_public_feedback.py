@@ -14,7 +14,7 @@ def test_a_buggy_block_fails_a_public_check_with_its_hint_and_fails_ci() -> None
     # feedback checks, every public check passed on it.
     result = run("check", str(EXAMPLES / "buggy_student"), "--fail-under", "100")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "FAIL    An identity block adds its input to the main path, then applies ReLU once" \
+    assert "FAIL    A stride-1 block adds its input to the main path, then applies ReLU once" \
         in result.stdout
     assert "add the shortcut first, then apply the final ReLU once" in result.stdout
     assert "under --fail-under 100" in result.stderr

@@ -79,7 +79,7 @@ def test_output_ends_with_relu(student, mode):
 
 @pytest.mark.weight(0)
 def test_shortcut_added_before_the_final_relu(student):
-    """An identity block adds its input to the main path, then applies ReLU once"""
+    """A stride-1 block adds its input to the main path, then applies ReLU once"""
     # Every weight zero and every BatchNorm shift -1 make the main path -1 everywhere, so a
     # correct identity block in eval mode returns relu(x - 1), whatever its layers are named.
     shape = (2, 8, 6, 6)
