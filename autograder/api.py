@@ -103,6 +103,15 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, as taskset or a container sets
+    it), which is what ``-j auto`` uses."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _grade_in_judge(path: Path) -> Report:
     assert _judge is not None
     return _judge.grade(path)

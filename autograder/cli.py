@@ -19,6 +19,27 @@ import click
 from autograder.errors import UserError
 from autograder.report.renderers import FORMATS, format_help
 
+
+class JobsType(click.ParamType):
+    """A count of parallel judges (at least 1), or ``auto``: one per CPU this process may use."""
+
+    name = "N|auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None
+                ) -> int | str:
+        if value == "auto":
+            return "auto"
+        try:
+            jobs = int(value)
+        except (TypeError, ValueError):
+            jobs = 0
+        if jobs < 1:
+            self.fail(f"{value!r} is not a positive whole number or auto", param, ctx)
+        return jobs
+
+
+JOBS = JobsType()
+
 EXIT_STATUS = """
 Exit status: 0 when grading completed, whatever the scores; 1 when it could not
 (unknown assignment, a path that does not exist, ...), with one line saying why;
@@ -143,8 +164,8 @@ def _deadline(value: str | None) -> datetime | None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("reports"),
               show_default=True,
               help="A .json file for one submission, or a folder (one <id>.json each).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Submissions graded in parallel.")
+@click.option("-j", "--jobs", type=JOBS, default="1", show_default=True,
+              help="Submissions graded in parallel, or auto: one per CPU available.")
 @click.option("--seed", type=int, default=None, help="Override the assignment's seed.")
 @click.option("-t", "--task", "tasks", multiple=True,
               help="Grade only this task (repeatable); all tasks by default. The result merges "
@@ -163,7 +184,7 @@ def _deadline(value: str | None) -> datetime | None:
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Grade on a Dask cluster: tcp://HOST:PORT of its scheduler, or local:N to "
                    "start one here with N workers (needs the `cluster` extra).")
-def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: int,
+def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: int | str,
           seed: int | None, tasks: tuple[str, ...], roster: Path | None, deadline: str | None,
           verbose: bool, gradebook: Path | None, regrade: bool, cluster: str | None) -> None:
     """Grade SUBMISSIONS with all checks: folders, zips, or a class of them (a folder of
@@ -191,6 +212,10 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
             from autograder.sandbox.client import prestart_zygote
 
             prestart_zygote()
+        if jobs == "auto":  # the API (and torch) is imported only when -j auto asks for it
+            from autograder.api import available_cpus
+
+            jobs = available_cpus()
         count = len(run.todo)
         progress = _Progress(count)
         try:

@@ -1,106 +1,308 @@
-"""Grade N mixed submissions of an assignment with autograder, then the usual way, and print figures.
+"""Grade N mixed submissions with autograder, then the usual way (or with a peer), and print figures.
 
-    .venv/bin/python benchmarks/bench_grading.py [--assignment resnet] [-n 20] [-j 2] [--baseline 6]
+    .venv/bin/python benchmarks/bench_grading.py [-a resnet] [-n 20] [-j 2|auto] [--baseline 6]
+        [--profile] [--check] [--peers]
 
-"The usual way" is one fresh `python -m pytest` process per submission running the same
-checks with the student's code imported into the test process (benchmarks/inprocess.py).
-The baseline runs on the first --baseline submissions only (it is slow) and is
-extrapolated per submission.
+resnet: "the usual way" is one fresh `python -m pytest` process per submission running the
+same checks with the student's code imported into the test process (benchmarks/inprocess.py);
+it runs on the first --baseline submissions only (it is slow) and is extrapolated.
+nn_module: notebooks; with --peers, `nbgrader autograde` grades the same notebooks its own way
+(one kernel per notebook) in the same run, and the ratio is printed.
+
+Every figure comes with the load average and the CPU seconds (user + system, this process and
+every process it waited for: judges, zygote, workers), which contention does not inflate.
+Scores are compared with benchmarks/expected_scores.json (recorded with --record-scores).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+
+COMMAND_STARTED = time.perf_counter()  # before any import of the grader: "command start"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+EXPECTED_SCORES = Path(__file__).with_name("expected_scores.json")
+NOTEBOOK = "nn_module.ipynb"
 
 
-def make_submissions(folder: Path, count: int, assignment: str) -> list[Path]:
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of every descendant it (or they) waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def resnet_kinds() -> list[tuple[str, dict[str, str]]]:
     """A mix: reference, another correct style, a buggy one, the template, and mutants."""
-    from autograder.judge.variants import load_mutants, mutated_file
+    from autograder.judge.variants import load_mutants
     from autograder.spec import load_assignment
 
-    spec = load_assignment(assignment)
+    kinds = [(name, {p.name: p.read_text() for p in folder.glob("*.py")}) for name, folder in (
+        ("reference", ROOT / "reference" / "resnet"),
+        ("good_student", ROOT / "examples" / "resnet" / "good_student"),
+        ("buggy_student", ROOT / "examples" / "resnet" / "buggy_student"),
+        ("template", ROOT / "student_template" / "resnet"))]
+    tests = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
+    for mutant in load_mutants(load_assignment("resnet")):
+        kinds.append((f"mutant {mutant.name}", {"resnet.py": mutant.source, "test_resnet.py": tests}))
+    return kinds
 
-    def files_of(where: Path) -> dict[str, str]:
-        return {p.name: p.read_text() for p in where.iterdir()
-                if p.is_file() and p.name in spec.accepted_names}
 
-    reference = files_of(spec.reference_dir)
-    kinds = [reference] + [files_of(where) for where in (
-        ROOT / "examples" / assignment / "good_student", ROOT / "examples" / assignment / "buggy_student",
-        spec.template_dir) if where.is_dir()]
-    for mutant in load_mutants(spec):
-        kinds.append(reference | {mutated_file(spec, mutant.spec): mutant.source})
+def notebook_kinds() -> list[tuple[str, dict[str, str]]]:
+    """The released notebook with every, none, or all but one exercise solved (from the
+    reference's solution cells): what nbgrader also grades."""
+    import nbformat
+
+    reference = nbformat.read(ROOT / "reference" / "nn_module" / NOTEBOOK, as_version=4)
+    template = nbformat.read(ROOT / "student_template" / "nn_module" / NOTEBOOK, as_version=4)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+
+    def solved(ids: set[str]) -> str:
+        notebook = nbformat.from_dict(template)
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in ids:
+                cell.source = solutions[grade_id]
+        return nbformat.writes(notebook)
+
+    kinds = [("all solved", {NOTEBOOK: solved(set(solutions))}),
+             ("template", {NOTEBOOK: solved(set())})]
+    for missing in solutions:
+        kinds.append((f"without {missing}", {NOTEBOOK: solved(set(solutions) - {missing})}))
+    return kinds
+
+
+def make_submissions(folder: Path, count: int, kinds: list[tuple[str, dict[str, str]]]
+                     ) -> list[tuple[str, Path]]:
+    import nbformat
+
     paths = []
     for index in range(count):
+        kind, files = kinds[index % len(kinds)]
         path = folder / f"student{index:03d}"
         path.mkdir()
-        for name, text in kinds[index % len(kinds)].items():
+        for name, text in files.items():
             # Every student's files differ, as in a real class: no result is reused.
-            (path / name).write_text(f"{text}\n# student {index}\n")
-        paths.append(path)
+            if name.endswith(".ipynb"):
+                notebook = nbformat.reads(text, as_version=4)
+                notebook.cells[-1].source += f"\n\n<!-- student {index} -->"
+                nbformat.write(notebook, path / name)
+            else:
+                (path / name).write_text(f"{text}\n# student {index}\n")
+        paths.append((kind, path))
     return paths
+
+
+def task_scores(report) -> dict[str, float]:
+    return {t.name: t.score for t in report.tasks}
+
+
+def compare_scores(assignment: str, kinds: list[str], reports: list, record: bool) -> str:
+    """Every report's task scores against those recorded for its kind of submission."""
+    expected = json.loads(EXPECTED_SCORES.read_text()) if EXPECTED_SCORES.is_file() else {}
+    known = expected.setdefault(assignment, {})
+    mismatches = []
+    for kind, report in zip(kinds, reports, strict=True):
+        scores = task_scores(report)
+        recorded = known.setdefault(kind, {})
+        for task, score in scores.items():
+            if record:
+                recorded[task] = score
+            elif task not in recorded:
+                mismatches.append(f"{kind}: no recorded score for {task}")
+            elif abs(recorded[task] - score) > 1e-9:
+                mismatches.append(f"{kind}: {task} scored {score}, recorded {recorded[task]}")
+    if record:
+        EXPECTED_SCORES.write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+        return f"scores recorded in {EXPECTED_SCORES.name}"
+    if mismatches:
+        raise SystemExit("scores differ from the recorded ones:\n  " + "\n  ".join(mismatches))
+    return f"scores identical to {EXPECTED_SCORES.name} on all {len(reports)} submissions"
+
+
+def profile_table(path: Path, count: int) -> str:
+    from autograder import profiling
+
+    seconds: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for record in profiling.read(path):
+        for phase, (spent, times) in record["phases"].items():
+            seconds[phase] += spent
+            counts[phase] += times
+    width = max(map(len, seconds), default=10)
+    lines = [f"{'phase (wall-clock in its process; checks include what they call)':<{width}}  "
+             f"{'total s':>8}  {'s/subm.':>8}  {'count':>6}"]
+    for phase in sorted(seconds, key=seconds.get, reverse=True):
+        lines.append(f"{phase:<{width}}  {seconds[phase]:8.3f}  {seconds[phase] / count:8.4f}  "
+                     f"{counts[phase]:6d}")
+    return "\n".join(lines)
+
+
+def grade_with_autograder(args: argparse.Namespace, paths: list[Path], folder: Path
+                          ) -> tuple[list, dict[str, float]]:
+    from autograder import profiling
+    from autograder.sandbox.client import prestart_zygote
+
+    if args.profile:
+        profiling.enable(folder / "profile.jsonl")
+    cpu_before = cpu_seconds()
+    prestart_zygote()  # as the CLI does: the sandbox's torch import overlaps the judge's
+    from autograder import api  # the import of torch counts as start-up
+
+    jobs = api.available_cpus() if args.j == "auto" else int(args.j)
+    writer = api.ReportWriter(folder / "reports", len(paths))
+    finished: list[float] = []
+
+    def done(report) -> None:
+        with profiling.timed("report write (main process)"):
+            writer.write(report)
+        finished.append(time.perf_counter())
+
+    reports = api.grade(paths, args.assignment, jobs=jobs, tasks=args.tasks, on_report=done)
+    profiling.flush("(main process)")
+    figures = {"total": time.perf_counter() - COMMAND_STARTED, "jobs": jobs,
+               "first": finished[0] - COMMAND_STARTED, "cpu": cpu_seconds() - cpu_before}
+    if len(finished) > jobs:
+        # Once every judge has graded its first submission (start-up and cold caches paid),
+        # what each further submission costs in wall-clock time:
+        figures["steady"] = (finished[-1] - finished[jobs - 1]) / (len(finished) - jobs)
+    return reports, figures
+
+
+def resnet_baseline(args: argparse.Namespace, paths: list[Path]) -> tuple[float, float]:
+    """Seconds and CPU seconds per submission of one fresh pytest process each."""
+    count = min(args.baseline, len(paths))
+    cpu_before, started = cpu_seconds(), time.perf_counter()
+    for path in paths[:count]:
+        subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "assignments" / "resnet" / "checks"),
+                        "-p", "benchmarks.inprocess", "--submission", str(path), "-q",
+                        "-p", "no:cacheprovider", "--import-mode=importlib", "--noconftest",
+                        *(f"--task={task}" for task in args.tasks or [])],
+                       cwd=ROOT, capture_output=True, check=False)
+    return (time.perf_counter() - started) / count, (cpu_seconds() - cpu_before) / count
+
+
+def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, list[float]]:
+    """`nbgrader autograde` of the same notebooks in a course folder of its own: seconds and
+    CPU seconds per notebook, and each student's total score from its gradebook."""
+    course = folder / "nbgrader-course"
+    source = course / "source" / "ps1"
+    source.mkdir(parents=True)
+    shutil.copy(ROOT / "reference" / "nn_module" / NOTEBOOK, source / NOTEBOOK)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'bench'\n"
+        "c.CourseDirectory.db_assignments = [dict(name='ps1')]\n"
+        "c.ExecutePreprocessor.timeout = 120\n")
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    subprocess.run([*nbgrader, "generate_assignment", "ps1", "--force"], cwd=course,
+                   check=True, capture_output=True)
+    for index, path in enumerate(paths):
+        target = course / "submitted" / f"s{index:03d}" / "ps1"
+        target.mkdir(parents=True)
+        shutil.copy(path / NOTEBOOK, target / NOTEBOOK)
+    cpu_before, started = cpu_seconds(), time.perf_counter()
+    done = subprocess.run([*nbgrader, "autograde", "ps1", "--create"], cwd=course,
+                          capture_output=True, text=True, check=False)
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    if done.returncode != 0:
+        raise SystemExit(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = [gradebook.find_submission("ps1", f"s{i:03d}").score for i in range(len(paths))]
+    return seconds / len(paths), cpu / len(paths), scores
+
+
+def time_check(path: Path) -> float:
+    """Seconds of `autograder check PATH` (the student's command), process start to end."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder", "check", str(path)], cwd=ROOT,
+                   capture_output=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignment", default="resnet", help="the assignment to grade")
+    parser.add_argument("-a", "--assignment", default="resnet", choices=["resnet", "nn_module"])
     parser.add_argument("-n", type=int, default=20, help="submissions to grade")
-    parser.add_argument("-j", type=int, default=2, help="parallel judges")
-    parser.add_argument("--baseline", type=int, default=6, help="submissions for the baseline")
+    parser.add_argument("-j", default="2", help="parallel judges, or auto (the CPUs available)")
+    parser.add_argument("--baseline", type=int, default=6,
+                        help="resnet: submissions for the one-pytest-per-submission baseline (0: none)")
     parser.add_argument("-t", "--task", action="append", dest="tasks",
                         help="grade only this task (repeatable), in both runs")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where a submission's time goes, phase by phase")
+    parser.add_argument("--check", action="store_true",
+                        help="also time `autograder check` on a correct submission")
+    parser.add_argument("--peers", action="store_true",
+                        help="nn_module: also grade the notebooks with `nbgrader autograde`")
+    parser.add_argument("--record-scores", action="store_true",
+                        help="record these scores as the expected ones instead of comparing")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     try:
-        submissions = make_submissions(folder, args.n, args.assignment)
-        started = time.perf_counter()
-        from autograder import api  # the import of torch counts as start-up
-
-        finished: list[float] = []
-        reports = api.grade(submissions, args.assignment, jobs=args.j, tasks=args.tasks,
-                            on_report=lambda _: finished.append(time.perf_counter()))
-        total = time.perf_counter() - started
-        # Once every judge has graded its first submission (start-up and cold caches paid),
-        # what each further submission costs in wall-clock time:
-        steady = (finished[-1] - finished[args.j - 1]) / max(len(finished) - args.j, 1)
-        per_submission = sorted(r.timing.duration for r in reports)
+        kinds = resnet_kinds() if args.assignment == "resnet" else notebook_kinds()
+        submissions = make_submissions(folder, args.n, kinds)
+        paths = [path for _, path in submissions]
+        before = load()
+        reports, figures = grade_with_autograder(args, paths, folder)
         scope = ", ".join(args.tasks) if args.tasks else "all tasks"
-        print(f"autograder, {args.assignment} ({scope}): {args.n} submissions, -j {args.j}: "
-              f"{total:.1f} s in all, {total / args.n:.2f} s per submission (start-up included)")
-        if args.n > args.j:
-            print(f"  after start-up: {steady:.2f} s per submission")
+        per = figures["total"] / args.n
+        print(f"autograder {args.assignment} ({scope}): {args.n} submissions, -j {figures['jobs']}: "
+              f"{figures['total']:.1f} s in all, {per:.3f} s per submission (start-up included)"
+              f"  [{before} -> {load()}]")
+        print(f"  CPU: {figures['cpu']:.1f} s in all, {figures['cpu'] / args.n:.3f} CPU s per "
+              "submission (user+system: judges, zygote, workers)")
+        print(f"  first report {figures['first']:.2f} s after the command started")
+        if "steady" in figures:
+            print(f"  after start-up: {figures['steady']:.3f} s per submission")
+        durations = sorted(r.timing.duration for r in reports)
         print(f"  grading time of one submission in a judge: median "
-              f"{per_submission[len(per_submission) // 2]:.2f} s, max {per_submission[-1]:.2f} s")
-
-        baseline_count = min(args.baseline, args.n)
-        started = time.perf_counter()
-        for path in submissions[:baseline_count]:
-            checks = ROOT / "assignments" / args.assignment / "checks"
-            subprocess.run([sys.executable, "-m", "pytest", str(checks),
-                            "-p", "benchmarks.inprocess", "--submission", str(path),
-                            "--assignment", args.assignment, "-q",
-                            "-p", "no:cacheprovider", "--import-mode=importlib", "--noconftest",
-                            *(f"--task={task}" for task in args.tasks or [])],
-                           cwd=ROOT, capture_output=True, check=False,
-                           # one thread, as in the workers: the figures compare ways of
-                           # grading, not thread contention on a busy machine
-                           env=os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-        baseline = (time.perf_counter() - started) / baseline_count
-        print(f"baseline: one `python -m pytest` process per submission, checks in-process: "
-              f"{baseline:.2f} s per submission (measured on {baseline_count})")
-        after = f", {baseline / steady:.1f}x after start-up" if args.n > args.j else ""
-        print(f"speed-up: {baseline / (total / args.n):.1f}x with start-up included{after}")
+              f"{durations[len(durations) // 2]:.3f} s, max {durations[-1]:.3f} s")
+        print("  " + compare_scores(args.assignment, [k for k, _ in submissions], reports,
+                                    args.record_scores))
+        if args.profile:
+            print(f"\nprofile ({args.n} submissions):\n" + profile_table(folder / "profile.jsonl", args.n))
+        if args.check:
+            correct = submissions[0][1]
+            before = load()
+            print(f"\n`autograder check` of a correct submission: {time_check(correct):.2f} s "
+                  f"[{before} -> {load()}]")
+        if args.assignment == "resnet" and args.baseline:
+            before = load()
+            baseline, baseline_cpu = resnet_baseline(args, paths)
+            print(f"\nbaseline: one `python -m pytest` process per submission, checks in-process: "
+                  f"{baseline:.2f} s, {baseline_cpu:.2f} CPU s per submission (measured on "
+                  f"{min(args.baseline, args.n)}) [{before} -> {load()}]")
+            after = f", {baseline / figures['steady']:.1f}x after start-up" if "steady" in figures else ""
+            print(f"speed-up: {baseline / per:.1f}x with start-up included{after}; "
+                  f"{baseline_cpu / (figures['cpu'] / args.n):.1f}x in CPU seconds")
+        if args.assignment == "nn_module" and args.peers:
+            before = load()
+            seconds, cpu, scores = nbgrader_autograde(paths, folder)
+            print(f"\nnbgrader autograde (a kernel per notebook), same {args.n} notebooks: "
+                  f"{seconds:.3f} s, {cpu:.3f} CPU s per notebook [{before} -> {load()}]")
+            print(f"  nbgrader's totals: {sorted(set(scores))} (its own grading: the notebook's "
+                  "grade cells)")
+            print(f"ratio nbgrader / autograder: {seconds / per:.1f}x in wall-clock (start-up "
+                  f"included), {cpu / (figures['cpu'] / args.n):.1f}x in CPU seconds")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -46,7 +46,8 @@ def test_release_regenerates_the_template(tmp_path: Path) -> None:
 
 
 def test_grade_many_writes_one_report_each(tmp_path: Path) -> None:
-    result = run("grade", str(EXAMPLES), "-a", "resnet", "-o", str(tmp_path / "out"), "-j", "2")
+    # -j auto: one judge per CPU available (two or more here, so the judges run in parallel).
+    result = run("grade", str(EXAMPLES), "-a", "resnet", "-o", str(tmp_path / "out"), "-j", "auto")
     assert result.returncode == 0, result.stderr
     reports = sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".json")
     assert reports == ["buggy_student.json", "good_student.json"]
@@ -80,6 +81,14 @@ def test_errors_are_one_clear_line(args: list[str], message: str) -> None:
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("jobs", ["0", "two"])
+def test_jobs_is_a_positive_count_or_auto(jobs: str) -> None:
+    result = run("grade", str(EXAMPLES), "-a", "resnet", "-j", jobs)
+    assert result.returncode == 2
+    assert f"{jobs!r} is not a positive whole number or auto" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_help_documents_exit_status() -> None:

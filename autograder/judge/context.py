@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from autograder import profiling
 from autograder.checks.remote import StudentCode
 from autograder.ingest import Submission
 from autograder.judge.mutation import check_student_test
@@ -38,7 +39,8 @@ class JudgeCache:
 
     def get(self, key: str, compute: Callable[[], T]) -> T:
         if key not in self.values:
-            self.values[key] = compute()
+            with profiling.timed(f"judge cache fill: {key.split(':')[0]}"):
+                self.values[key] = compute()
         return self.values[key]
 
     def reference(self, file: str) -> types.ModuleType:

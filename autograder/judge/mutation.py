@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from autograder import profiling
 from autograder.checks.errors import CheckFailed
 from autograder.judge.variants import (
     Mutant,
@@ -138,6 +139,13 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
     killed and the remaining tests get a fresh one). ``limits``: seconds per test, below
     the sandbox's own limit. An outcome's ``seconds`` is measured here, not by the worker.
     """
+    with profiling.timed("student-test variants (one worker each)"):
+        return _run_variant(sandbox, files, modules, test_module, test_file, tests, seed, limits)
+
+
+def _run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
+                 test_module: str, test_file: str, tests: list[str], seed: int,
+                 limits: dict[str, float] | None) -> dict[str, StudentTestOutcome]:
     results: dict[str, StudentTestOutcome] = {}
     pending = list(tests)
     while pending:

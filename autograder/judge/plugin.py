@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from autograder import profiling
 from autograder.checks.remote import StudentCode
 from autograder.judge.context import JudgeContext
 from autograder.judge.outcomes import Outcome, classify
@@ -99,6 +100,9 @@ class JudgePlugin:
         self.by_id: dict[str, CheckInfo] = {}
         self.collection_errors: list[str] = []
         self._started: dict[str, float] = {}
+        # Moments for the profile: pytest.main called, collection done, last check done.
+        self.pytest_started = time.perf_counter()
+        self._collected = self._last_check = 0.0
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for marker in MARKERS:
@@ -130,6 +134,15 @@ class JudgePlugin:
             elif public or self.run_hidden:
                 kept.append(item)
         items[:] = kept
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._collected = self._last_check = time.perf_counter()
+
+    def profile_ended(self) -> None:
+        """pytest.main has returned: its start-up, collection and teardown, for the profile."""
+        if profiling.enabled() and self._collected:
+            profiling.add("pytest start-up and collection", self._collected - self.pytest_started)
+            profiling.add("pytest teardown", time.perf_counter() - self._last_check)
 
     def _task_file(self, request: pytest.FixtureRequest) -> str:
         return self.grading.spec.task(request.node.get_closest_marker("task").args[0]).file
@@ -163,6 +176,10 @@ class JudgePlugin:
             else:
                 info.outcome = classify(excinfo.value if excinfo else None)
             info.duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())
+            profiling.add(f"check {info.task}: {getattr(item, 'originalname', item.name)}",
+                          info.duration)
+        if call.when == "teardown":
+            self._last_check = time.perf_counter()
         path, line, _ = item.location
         longrepr = None if excinfo is None else (
             (str(path), (line or 0) + 1, str(excinfo.value)) if skipped else str(excinfo.value))

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import autograder
+from autograder import profiling
 from autograder.errors import UserError
 from autograder.gradebook.fingerprint import grader_fingerprint
 from autograder.ingest import ingest, submission_id
@@ -96,13 +97,15 @@ class Judge:
         scratch.mkdir()
         session = None
         try:
-            submission = ingest(Path(path), self.spec, scratch)
+            with profiling.timed("ingest"):
+                submission = ingest(Path(path), self.spec, scratch)
             session = StudentSession(self.zygote, scratch, self.limits(),
                                      readable=[str(self.cache.shared_dir)],
                                      support=self.spec.support_file)
             ctx = JudgeContext(self.spec, submission, session, self.cache, self.seed)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():
+                plugin.pytest_started = time.perf_counter()
                 exit_code = pytest.main(
                     [str(self.spec.checks_dir), "-c", str(PYTEST_INI), "--rootdir",
                      str(self.spec.root), "--noconftest", "--import-mode=importlib",
@@ -111,6 +114,7 @@ class Judge:
                 )
             if exit_code == pytest.ExitCode.INTERRUPTED:  # pytest caught the Ctrl-C: not a grade
                 raise KeyboardInterrupt
+            plugin.profile_ended()
             problems = list(submission.problems) + list(submission.file_problems.values())
             problems += plugin.collection_errors
             problems += hidden_weight_problems(self.graded, plugin.checks)
@@ -120,13 +124,14 @@ class Judge:
             problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
-            return self._stamped(build_report(self.graded, plugin.checks, run_hidden, problems,
-                                SubmissionInfo(id=submission.id, path=str(path),
-                                               content_hash=submission.content_hash,
-                                               files=sorted(submission.files)),
-                                Timing(started_at=started_at,
-                                       duration=round(time.perf_counter() - started, 4)),
-                                environment(sandbox), self.seed))
+            with profiling.timed("report build"):
+                return self._stamped(build_report(
+                    self.graded, plugin.checks, run_hidden, problems,
+                    SubmissionInfo(id=submission.id, path=str(path),
+                                   content_hash=submission.content_hash,
+                                   files=sorted(submission.files)),
+                    Timing(started_at=started_at, duration=round(time.perf_counter() - started, 4)),
+                    environment(sandbox), self.seed))
         except UserError:
             raise
         except Exception as exc:  # a grader bug must not cost the rest of the class its reports
@@ -137,7 +142,10 @@ class Judge:
         finally:
             if session is not None:
                 session.close()
-            shutil.rmtree(workspace, ignore_errors=True)
+            with profiling.timed("workspace removal"):
+                shutil.rmtree(workspace, ignore_errors=True)
+            profiling.add("grade (whole submission, in the judge)", time.perf_counter() - started)
+            profiling.flush(str(path))
 
     def close(self) -> None:
         shutil.rmtree(self.cache.shared_dir, ignore_errors=True)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autograder import profiling
 from autograder.sandbox import protocol
 from autograder.sandbox.limits import Limits
 
@@ -124,6 +125,11 @@ class Zygote:
               timeout: float = 30, support: Path | None = None) -> Worker:
         """A new worker for ``scratch``; ``support``: the assignment's support.py, the one
         assignment file it may read (and import, see :mod:`autograder.operations.state`)."""
+        with profiling.timed("worker spawn (zygote fork, until its hello)"):
+            return self._spawn(scratch, limits, readable, timeout, support)
+
+    def _spawn(self, scratch: Path, limits: Limits, readable: list[str], timeout: float,
+               support: Path | None) -> Worker:
         sock = self._connect()
         protocol.send(sock, {"op": "spawn", "scratch": str(scratch), "limits": limits.model_dump(),
                              "readable": readable, "support": str(support) if support else None})
@@ -217,9 +223,10 @@ class Worker:
 
     def kill(self) -> None:
         if self.alive:
-            self.alive = False
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.sock.close()
+            with profiling.timed("worker kill (signal; the exit is the kernel's)"):
+                self.alive = False
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.sock.close()

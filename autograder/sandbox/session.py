@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autograder import profiling
 from autograder.sandbox.client import SandboxError, StudentError, Worker, WorkerTimeout, Zygote
 from autograder.sandbox.limits import Limits
 
@@ -108,6 +109,10 @@ class StudentSession:
             self._load(self.worker, module, file)
 
     def _load(self, worker: Worker, module: str, file: str) -> None:
+        with profiling.timed("student import (load_module / load_notebook)"):
+            self._load_timed(worker, module, file)
+
+    def _load_timed(self, worker: Worker, module: str, file: str) -> None:
         try:
             if file.endswith(".ipynb"):
                 self._load_notebook(worker, module, file)
