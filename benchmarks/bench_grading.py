@@ -210,15 +210,17 @@ def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, l
         "c.CourseDirectory.db_assignments = [dict(name='ps1')]\n"
         "c.ExecutePreprocessor.timeout = 120\n")
     nbgrader = [sys.executable, "-m", "nbgrader"]
+    # nbgrader runs `alembic` (its database migrations) and the kernel from PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run([*nbgrader, "generate_assignment", "ps1", "--force"], cwd=course,
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=env)
     for index, path in enumerate(paths):
         target = course / "submitted" / f"s{index:03d}" / "ps1"
         target.mkdir(parents=True)
         shutil.copy(path / NOTEBOOK, target / NOTEBOOK)
     cpu_before, started = cpu_seconds(), time.perf_counter()
     done = subprocess.run([*nbgrader, "autograde", "ps1", "--create"], cwd=course,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
     if done.returncode != 0:
         raise SystemExit(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
