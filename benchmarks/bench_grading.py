@@ -231,12 +231,13 @@ def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, l
     return seconds / len(paths), cpu / len(paths), scores
 
 
-def time_check(path: Path) -> float:
-    """Seconds of `autograder check PATH` (the student's command), process start to end."""
-    started = time.perf_counter()
+def time_check(path: Path) -> tuple[float, float]:
+    """Seconds and CPU seconds of `autograder check PATH` (the student's command), process
+    start to end."""
+    cpu_before, started = cpu_seconds(), time.perf_counter()
     subprocess.run([sys.executable, "-m", "autograder", "check", str(path)], cwd=ROOT,
                    capture_output=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds() - cpu_before
 
 
 def main() -> None:
@@ -285,7 +286,8 @@ def main() -> None:
         if args.check:
             correct = submissions[0][1]
             before = load()
-            print(f"\n`autograder check` of a correct submission: {time_check(correct):.2f} s "
+            seconds, cpu = time_check(correct)
+            print(f"\n`autograder check` of a correct submission: {seconds:.2f} s, {cpu:.2f} CPU s "
                   f"[{before} -> {load()}]")
         if args.assignment == "resnet" and args.baseline:
             before = load()
