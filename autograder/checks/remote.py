@@ -45,9 +45,11 @@ class StudentCode:
         self.path = path or file  # what was submitted for it: a .py file for a notebook
         self.seed = seed
 
-    def _call(self, op: str, **args: Any) -> Any:
+    def _call(self, op: str, culprit: tuple[str, str] | None = None, **args: Any) -> Any:
+        """``culprit``: the student's symbol and what of it the call runs, so that once it
+        ran past its limit, later calls that need it fail at once (see StudentSession)."""
         self.session.require(self.module, self.path)
-        return self.session.call(op, **args)
+        return self.session.call(op, culprit=culprit, **args)
 
     def describe(self, symbol: str) -> dict[str, Any]:
         return self._call("describe_symbol", module=self.module, symbol=symbol)
@@ -76,10 +78,11 @@ class StudentCode:
                 self.session.memo[key] = self.build(symbol, *args, device=device, seed=seed,
                                                     **kwargs)
             return self.session.memo[key]
-        info = self._call("construct", module=self.module, symbol=symbol, args=list(args),
-                          kwargs=kwargs, device=device,
+        info = self._call("construct", culprit=(symbol, "__init__"), module=self.module,
+                          symbol=symbol, args=list(args), kwargs=kwargs, device=device,
                           seed=self.seed if seed is None else seed)
-        remote = RemoteModule(self, info["handle"], call_text(symbol, args, kwargs), info["type"])
+        remote = RemoteModule(self, info["handle"], call_text(symbol, args, kwargs), info["type"],
+                              symbol)
         if not info["is_module"]:
             from autograder.checks.errors import CheckFailed
 
@@ -91,17 +94,20 @@ class StudentCode:
     def instantiate(self, symbol: str, *args: Any, **kwargs: Any) -> RemoteObject:
         """Construct ``symbol(*args, **kwargs)`` in the worker, whatever it returns (a plain
         class that is not a module). Arguments may be ``remote.ref()`` of another object."""
-        info = self._call("construct", module=self.module, symbol=symbol, args=list(args),
-                          kwargs=kwargs, device="cpu", seed=self.seed)
+        info = self._call("construct", culprit=(symbol, "__init__"), module=self.module,
+                          symbol=symbol, args=list(args), kwargs=kwargs, device="cpu",
+                          seed=self.seed)
         shown = tuple({"shown": "model"} if isinstance(a, dict) and "handle" in a else a for a in args)
-        return RemoteObject(self, info["handle"], call_text(symbol, shown, kwargs), info["type"])
+        return RemoteObject(self, info["handle"], call_text(symbol, shown, kwargs), info["type"],
+                            symbol)
 
-    def _handle(self, info: dict[str, Any], call: str) -> RemoteObject | None:
+    def _handle(self, info: dict[str, Any], call: str, origin: str | None = None
+                ) -> RemoteObject | None:
         """The object behind a reply's handle (a module or any other object), if any."""
         if info.get("handle") is None:
             return None
         kind = RemoteModule if info.get("is_module") else RemoteObject
-        return kind(self, info["handle"], call, info["type"])
+        return kind(self, info["handle"], call, info["type"], origin)
 
     def call(self, symbol: str, *args: Any, seed: int | None = None,
              **kwargs: Any) -> dict[str, Any]:
@@ -112,10 +118,10 @@ class StudentCode:
         name, "tensors": {path: {"requires_grad", "has_grad_fn", "shape"}}, "object": a
         RemoteObject/RemoteModule for the result, or None when the result is plain data}``.
         """
-        info = self._call("call", module=self.module, symbol=symbol, args=list(args),
-                          kwargs=kwargs, seed=self.seed if seed is None else seed)
+        info = self._call("call", culprit=(symbol, "call"), module=self.module, symbol=symbol,
+                          args=list(args), kwargs=kwargs, seed=self.seed if seed is None else seed)
         return {"value": info["value"], "type": info["type"], "tensors": info["tensors"],
-                "object": self._handle(info, call_text(symbol, args, kwargs))}
+                "object": self._handle(info, call_text(symbol, args, kwargs), symbol)}
 
     def support_object(self, name: str, *args: Any, seed: int | None = None,
                        **kwargs: Any) -> RemoteObject:
@@ -158,17 +164,26 @@ class StudentCode:
                           seed=self.seed if seed is None else seed, module=self.module)
 
 
-class RemoteObject:
-    """Any object a student's code made, inside the worker, behind a handle."""
+# Operations that run the module's forward (and so hang where it hangs).
+_RUNS_FORWARD = {"forward", "trace", "shapes", "train_steps"}
 
-    def __init__(self, code: StudentCode, handle: int, call: str, type_name: str) -> None:
+
+class RemoteObject:
+    """Any object a student's code made, inside the worker, behind a handle; ``origin``:
+    the student's symbol that made it (None for the assignment's support objects)."""
+
+    def __init__(self, code: StudentCode, handle: int, call: str, type_name: str,
+                 origin: str | None = None) -> None:
         self.code = code
         self.handle = handle
         self.call = call
         self.type_name = type_name
+        self.origin = origin
 
     def _op(self, op: str, **args: Any) -> Any:
-        return self.code._call(op, handle=self.handle, **args)
+        run = "forward" if op in _RUNS_FORWARD else str(args.get("method", op))
+        culprit = (self.origin, run) if self.origin else None
+        return self.code._call(op, culprit=culprit, handle=self.handle, **args)
 
     def ref(self) -> dict[str, int]:
         """An argument standing for this object in another call."""

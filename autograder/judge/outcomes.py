@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from autograder.checks.errors import CheckFailed
 from autograder.report.model import SourceLocation, Status
-from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout
+from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, exhausted_resources
 from autograder.sandbox.session import ImportFailed
 
 MAX_FEEDBACK = 4000
@@ -40,8 +40,9 @@ def describe_student_error(error: StudentError) -> tuple[str, SourceLocation | N
     if error.type == "SystemExit":
         return ("your code called sys.exit() or exit(); a submission must not end the "
                 f"process{where}"), location
-    if error.type == "MemoryError" or "can't allocate memory" in error.message:
-        return f"your code ran out of memory{where}", location
+    if exhausted_resources(error.info):
+        return (f"your code ran out of memory or another limit of the sandbox ({error.type}: "
+                f"{error.message}){where}"), location
     return f"your code raised {error.type}: {error.message}{where}", location
 
 

@@ -33,6 +33,22 @@ _SIGNAL_MEANINGS = {
 }
 
 
+# What a worker says when it ran into one of its resource limits. A worker in that state
+# (its memory held by module-level objects, a half-built allocator) must not serve the next
+# check: the judge retires it. The text comes from the worker, so a student can only make
+# the judge restart their own worker more often.
+_EXHAUSTION_TYPES = {"MemoryError", "OutOfMemoryError"}
+_EXHAUSTION_MESSAGES = ("can't allocate memory", "could not create a primitive", "out of memory",
+                        "std::bad_alloc", "Too many open files", "Resource temporarily unavailable")
+
+
+def exhausted_resources(error: dict[str, Any]) -> bool:
+    """Whether an error reply says the worker hit a resource limit."""
+    message = str(error.get("message", ""))
+    return (str(error.get("type")) in _EXHAUSTION_TYPES
+            or any(text in message for text in _EXHAUSTION_MESSAGES))
+
+
 class SandboxError(Exception):
     """Base of everything that can go wrong with student code in a worker."""
 
@@ -218,6 +234,8 @@ class Worker:
             raise StudentError({"type": "ProtocolError", "message": str(exc), "frames": [],
                                 "fault": True}) from None
         if "error" in reply:
+            if exhausted_resources(reply["error"]):
+                self.kill()  # the next call gets a fresh worker, the submission re-imported
             raise StudentError(reply["error"])
         return reply.get("ok")
 

@@ -36,6 +36,20 @@ class BudgetExhausted(WorkerTimeout):
         self.args = (f"the submission used up its {seconds:g} s time budget",)
 
 
+class EarlierTimeout(WorkerTimeout):
+    """A call that needs what already ran past its limit in an earlier check: not run again,
+    so one endless loop costs one check limit, not every check's."""
+
+    def __init__(self, first: WorkerTimeout, culprit: tuple[str, str]) -> None:
+        super().__init__(first.seconds)
+        symbol, run = culprit
+        what = {"__init__": f"building {symbol}", "call": f"calling {symbol}"}.get(
+            run, f"{symbol}.{run}")
+        self.feedback = (f"not run: {what} took longer than the {first.seconds:g} s limit in an "
+                         "earlier check, so checks that need it again are stopped at once. "
+                         "Look for an endless loop or work that grows with the input.")
+
+
 class Budget:
     """A wall-clock time budget: what is left of it, and the timeout of the next call.
 
@@ -97,6 +111,8 @@ class StudentSession:
         # Plain results of the student's code (no handles) for the whole submission: kept
         # when a worker is replaced, unlike ``memo`` (see StudentCode.once).
         self.outcomes: dict[Any, Any] = {}
+        # (symbol, what of it ran) -> its timeout: what ran past its limit once is not run again.
+        self.timed_out: dict[tuple[str, str], WorkerTimeout] = {}
 
     def require(self, module: str, file: str) -> None:
         """Make ``module`` (from ``file`` in the submission) available to later calls."""
@@ -177,10 +193,20 @@ class StudentSession:
                 self._load(self.worker, module, file)
         return self.worker
 
-    def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
+    def call(self, op: str, timeout: float | None = None, culprit: tuple[str, str] | None = None,
+             **args: Any) -> Any:
+        """Run ``op`` in the worker. ``culprit``: the student's symbol and what of it this call
+        runs (``("Block", "forward")``); once such a call ran past its limit, later ones fail
+        at once with :class:`EarlierTimeout`."""
+        if culprit in self.timed_out:
+            raise EarlierTimeout(self.timed_out[culprit], culprit)
         worker = self._ensure_worker()
         try:
             return worker.call(op, self._timeout(timeout), **args)
+        except WorkerTimeout as exc:
+            if culprit is not None and not isinstance(exc, BudgetExhausted):
+                self.timed_out[culprit] = exc
+            raise
         finally:
             if not worker.alive:
                 self.worker = None

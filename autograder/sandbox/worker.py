@@ -29,8 +29,6 @@ from autograder.sandbox.limits import (
     set_cpu_deadline,
 )
 
-OUTPUT_FILE = ".worker-output.log"
-
 
 def readable_roots(extra: list[str]) -> list[str]:
     """What a worker may read: the Python installation, system libraries, this package."""
@@ -51,14 +49,15 @@ def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
     os.setsid()
     sys.argv[:] = ["autograder-worker"]  # nothing of the zygote's command line for students
     scratch = Path(request["scratch"]).resolve()
-    # Student output goes to a capped file in the scratch folder, never to the judge.
-    output = os.open(scratch / OUTPUT_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
+    # Student output is dropped: nothing reads it, and a file would hit the file-size limit
+    # (an OSError in the student's print, failing a correct import that prints a lot).
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    output = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(stdin, 0)
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
-    os.close(devnull)
+    os.close(stdin)
     limits = Limits(**request.get("limits", {}))
     apply_rlimits(limits)
     torch.set_num_threads(1)

@@ -1,0 +1,149 @@
+"""Attacks and accidents that used to get through, each built as a submission and graded
+through the command line (a subprocess, as an instructor runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, mutate, reference_source
+from tests.test_nn_module import reference_python
+
+CHECK_SECONDS = 3
+NN_REF = reference_python()
+RESNET_REF = reference_source().replace("from __future__ import annotations\n", "")
+
+
+@pytest.fixture(scope="module")
+def quick_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project's assignments with a short check limit, for AUTOGRADER_HOME."""
+    home = tmp_path_factory.mktemp("home")
+    shutil.copytree(ROOT / "assignments", home / "assignments")
+    shutil.copytree(ROOT / "reference", home / "reference")
+    for toml in (home / "assignments").glob("*/assignment.toml"):
+        text = re.sub(r"(?m)^check_seconds = .*$", f"check_seconds = {CHECK_SECONDS}",
+                      toml.read_text())
+        toml.write_text(text)
+    return home
+
+
+def grade_cli(home: Path, assignment: str, submissions: dict[str, dict[str, str]],
+              out: Path, extra_env: dict[str, str] | None = None,
+              ) -> tuple[dict[str, dict], subprocess.CompletedProcess[str]]:
+    """Write the submissions, grade them in one `autograder grade`; reports by name."""
+    folders = []
+    for name, files in submissions.items():
+        folder = out / "subs" / name
+        folder.mkdir(parents=True)
+        for file, text in files.items():
+            (folder / file).write_text(text)
+        folders.append(str(folder))
+    env = {**os.environ, "AUTOGRADER_HOME": str(home), "PYTHONPATH": str(ROOT),
+           **(extra_env or {})}
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", *folders, "-a", assignment,
+                          "-o", str(out / "reports"), "-v"],
+                         capture_output=True, text=True, env=env, timeout=600, cwd=out)
+    assert run.returncode == 0, run.stderr[-3000:]
+    reports = {}
+    for path in (out / "reports").glob("*.json"):
+        report = json.loads(path.read_text())
+        reports[Path(report["submission"]["path"]).name] = report
+    assert set(reports) == set(submissions), (set(reports), run.stdout[-2000:])
+    return reports, run
+
+
+def task_scores(report: dict) -> dict[str, float]:
+    return {t["name"]: t["score"] for t in report["tasks"]}
+
+
+def checks_of(report: dict, task: str) -> dict[str, dict]:
+    return {t["check_id"].split("::")[-1]: t for t in
+            next(t for t in report["tasks"] if t["name"] == task)["tests"]}
+
+
+FLOOD = "import sys\nsys.stdout.write('x' * (100 * 1024 * 1024))\nsys.stderr.write('y' * (8 << 20))\n"
+
+MEMORY_BOMB = mutate(NN_REF, '''        output = x @ self.weight.T
+        if self.bias is not None:''', '''        while True:  # every chunk kept at module level
+            HOARD.append(torch.empty(64 * 1024 * 1024))
+        output = x @ self.weight.T
+        if self.bias is not None:''') + "\nHOARD = []\n"
+
+HANG_IN_INIT = mutate(NN_REF, "        self.in_features = in_features\n",
+                      "        while True:\n            pass\n")
+
+
+@pytest.fixture(scope="module")
+def nn_graded(quick_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    started = time.monotonic()
+    reports, run = grade_cli(quick_home, "nn_module", {
+        "flood": {"nn_module.py": FLOOD + NN_REF},
+        "membomb": {"nn_module.py": MEMORY_BOMB},
+        "inithang": {"nn_module.py": HANG_IN_INIT},
+    }, tmp_path_factory.mktemp("nn"))
+    return reports, run, time.monotonic() - started
+
+
+def test_output_flood_at_import_is_dropped(nn_graded) -> None:
+    reports, _, _ = nn_graded
+    assert reports["flood"]["score"] == reports["flood"]["max_score"] == 30
+
+
+def test_memory_exhaustion_costs_no_other_task(nn_graded) -> None:
+    reports, _, _ = nn_graded
+    scores = task_scores(reports["membomb"])
+    assert scores["FeatureExtractor"] == scores["LearnedNorm"] == 10, scores
+    assert scores["CustomLinear"] < 10
+    failed = [t["feedback"] for t in checks_of(reports["membomb"], "CustomLinear").values()
+              if t["status"] != "passed"]
+    assert failed and all("ran out of memory" in f for f in failed), failed
+
+
+def test_a_hang_in_init_costs_about_one_check_limit(nn_graded) -> None:
+    reports, _, _ = nn_graded
+    report = reports["inithang"]
+    scores = task_scores(report)
+    assert scores["CustomLinear"] == 0
+    assert scores["FeatureExtractor"] == scores["LearnedNorm"] == 10, scores
+    stopped = [t for t in checks_of(report, "CustomLinear").values() if t["status"] == "timeout"]
+    assert len(stopped) > 1
+    first = [t for t in stopped if t["feedback"].startswith("stopped: ")]
+    assert len(first) == 1 and "longer than the 3 s limit" in first[0]["feedback"], stopped
+    assert all(t["feedback"].startswith("not run: building CustomLinear took longer than the 3 s")
+               for t in stopped if t not in first), stopped
+    assert report["timing"]["duration"] < CHECK_SECONDS + 15, report["timing"]
+
+
+NATIVE_HANG = '''        big = torch.randn(1500, 1500)
+        while True:  # one native matmul after another: signals do not stop it, a kill does
+            big = torch.tanh(big @ big)
+'''
+
+
+@pytest.fixture(scope="module")
+def resnet_hangs(quick_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    forward = "        out = self.relu(self.bn1(self.conv1(x)))\n"
+    return grade_cli(quick_home, "resnet", {
+        "forwardhang": {"resnet.py": mutate(RESNET_REF, forward, "        while True:\n"
+                                            "            pass\n")},
+        "nativehang": {"resnet.py": mutate(RESNET_REF, forward, NATIVE_HANG)},
+    }, tmp_path_factory.mktemp("resnet"))[0]
+
+
+@pytest.mark.parametrize("name", ["forwardhang", "nativehang"])
+def test_a_hang_in_forward_costs_about_one_check_limit(resnet_hangs, name) -> None:
+    report = resnet_hangs[name]
+    stopped = {k: t for k, t in checks_of(report, "BasicBlock").items() if t["status"] == "timeout"}
+    assert len(stopped) > 1, checks_of(report, "BasicBlock")
+    assert sum("not run: BasicBlock.forward took longer" in t["feedback"]
+               for t in stopped.values()) == len(stopped) - 1
+    assert task_scores(report)["ResNet"] == 10  # graded with a standard block
+    assert report["timing"]["duration"] < CHECK_SECONDS + 15, report["timing"]
