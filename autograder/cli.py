@@ -202,6 +202,7 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
             raise UserError(f"submission path does not exist: {path}")
     from autograder.gradebook.run import ClassRun
     from autograder.report.text import report_details, summary_table
+    from autograder.report.untrusted import guard_for_ci
     from autograder.roster import Roster
 
     class_roster = Roster.load(roster) if roster else None
@@ -230,12 +231,11 @@ def grade(submissions: tuple[Path, ...], assignment: str, output: Path, jobs: in
             sys.exit(130)
     finally:
         run.close()
-    if verbose:
-        for report in summary.graded:
-            click.echo(report_details(report) + "\n")
+    printed = [report_details(report) + "\n" for report in summary.graded] if verbose else []
     if summary.graded:
-        click.echo(summary_table(summary.graded) + "\n")
-    click.echo(summary.text())
+        printed.append(summary_table(summary.graded) + "\n")
+    printed.append(summary.text())
+    click.echo(guard_for_ci("\n".join(printed)))  # feedback and names come from submissions
     single = len(run.submissions) == 1 and output.suffix == ".json" and not output.is_dir()
     click.echo(f"reports written to {output if single else f'{output}/'}")
     if class_roster is not None:
@@ -295,9 +295,10 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
     prestart_zygote()
     from autograder import api
     from autograder.report.text import check_output
+    from autograder.report.untrusted import guard_for_ci
 
     result = api.check(path, assignment)
-    click.echo(check_output(result.report, result.hidden_points))
+    click.echo(guard_for_ci(check_output(result.report, result.hidden_points)))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         api.atomic_write(output, result.report.model_dump_json(indent=2))
@@ -341,7 +342,10 @@ def report_command(reports: tuple[Path, ...], fmt: str, output: Path | None, aud
                       published=published)
     text = api.render_reports(list(reports), fmt, reader, path_prefix)
     if output is None:
-        click.echo(text, nl=False)
+        from autograder.report.untrusted import guard_for_ci
+
+        # github's annotations are the commands the runner must see (their text is escaped).
+        click.echo(text if fmt == "github" else guard_for_ci(text), nl=False)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)

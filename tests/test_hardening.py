@@ -147,3 +147,97 @@ def test_a_hang_in_forward_costs_about_one_check_limit(resnet_hangs, name) -> No
                for t in stopped.values()) == len(stopped) - 1
     assert task_scores(report)["ResNet"] == 10  # graded with a standard block
     assert report["timing"]["duration"] < CHECK_SECONDS + 15, report["timing"]
+
+
+RESNET_TESTS = (ROOT / "reference" / "resnet" / "test_resnet.py").read_text()
+STUDENT_TASKS = ("test_residual_addition_happens", "test_batchnorm_train_vs_eval")
+
+
+def marked(markers: dict[str, str], module_mark: str = "") -> str:
+    source = mutate(RESNET_TESTS, "import torch\n", "import pytest\nimport torch\n")
+    for test, marker in markers.items():
+        source = mutate(source, f"\ndef {test}():", f"\n{marker}\ndef {test}():")
+    return source + (f"\npytestmark = {module_mark}\n" if module_mark else "")
+
+
+@pytest.fixture(scope="module")
+def marked_tests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    return grade_cli(ROOT, "resnet", {
+        "skip": {"resnet.py": RESNET_REF, "test_resnet.py": marked({
+            STUDENT_TASKS[0]: "@pytest.mark.skip(reason='later')",
+            STUDENT_TASKS[1]: "@pytest.mark.skipif(True, reason='never')"})},
+        "xfail": {"resnet.py": RESNET_REF, "test_resnet.py": marked({}, "pytest.mark.xfail")},
+        "modskip": {"resnet.py": RESNET_REF,
+                    "test_resnet.py": marked({}, "[pytest.mark.skipif('sys.platform != \"x\"')]")},
+        "runs": {"resnet.py": RESNET_REF, "test_resnet.py": marked({
+            STUDENT_TASKS[0]: "@pytest.mark.skipif(False, reason='runs')",
+            STUDENT_TASKS[1]: "@pytest.mark.xfail(1 == 2, reason='runs')"})},
+    }, tmp_path_factory.mktemp("marked"))[0]
+
+
+@pytest.mark.parametrize(("name", "marker"), [("skip", "skip"), ("xfail", "xfail"),
+                                              ("modskip", "skipif")])
+def test_tests_that_pytest_would_not_run_earn_nothing(marked_tests, name, marker) -> None:
+    report = marked_tests[name]
+    scores = task_scores(report)
+    assert scores["BasicBlock"] == scores["ResNet"] == 10
+    assert all(scores[task] == 0 for task in STUDENT_TASKS), scores
+    feedback = {t["feedback"] for task in STUDENT_TASKS for t in checks_of(report, task).values()}
+    if name == "skip":
+        assert any("is marked skip, so it never runs in pytest" in f for f in feedback), feedback
+        assert any("is marked skipif, so it never runs in pytest" in f for f in feedback)
+    else:
+        assert all(f"is marked {marker}" in f for f in feedback), feedback
+
+
+def test_markers_that_do_not_apply_cost_nothing(marked_tests) -> None:
+    report = marked_tests["runs"]
+    assert report["score"] == report["max_score"], task_scores(report)
+
+
+WORKFLOW_COMMANDS = ("::error file=resnet.py,line=1::forged", "::add-mask::secret",
+                     "::stop-commands::pause", "##[error]legacy")
+FORGING = mutate(RESNET_REF, "        out = self.relu(self.bn1(self.conv1(x)))\n",
+                 f"        raise ValueError('\\n' + '\\n'.join({WORKFLOW_COMMANDS!r}))\n")
+
+
+def command_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]
+
+
+def test_workflow_commands_in_feedback_reach_no_ci_log(tmp_path: Path) -> None:
+    env = {"GITHUB_ACTIONS": "true"}
+    reports, graded = grade_cli(ROOT, "resnet", {"forger": {"resnet.py": FORGING}}, tmp_path,
+                                extra_env=env)
+    report = reports["forger"]
+    feedback = "\n".join(t["feedback"] for task in report["tasks"] for t in task["tests"])
+    assert "add-mask" in feedback and not command_lines(feedback)  # the stored report too
+    # `grade -v` prints feedback inside a stop-commands block with a fresh token.
+    lines = graded.stdout.splitlines()
+    assert lines[0].startswith("::stop-commands::") and len(lines[0]) > 40
+    assert lines.index(f"::{lines[0].split('::')[2]}::") > 0
+    assert command_lines(graded.stdout) == [lines[0], f"::{lines[0].split('::')[2]}::"]
+    report_file = next((tmp_path / "reports").glob("*.json"))
+    base = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    for fmt in ("junit", "markdown", "github", "gradescope"):
+        rendered = subprocess.run([sys.executable, "-m", "autograder", "report", str(report_file),
+                                   "-f", fmt, "--audience", "instructor", "--no-summary"],
+                                  capture_output=True, text=True, env=base, cwd=tmp_path)
+        assert rendered.returncode == 0, rendered.stderr
+        assert "secret" in rendered.stdout, fmt
+        commands = command_lines(rendered.stdout)
+        if fmt == "github":  # its own annotations, the student's text escaped inside them
+            assert commands and all(c.startswith(("::error ", "::warning ", "::notice "))
+                                    for c in commands), commands
+        else:
+            token = commands[0].split("::")[2]
+            assert commands == [f"::stop-commands::{token}", f"::{token}::"], (fmt, commands)
+    # `check`, as a student runs it in CI
+    folder = tmp_path / "subs" / "forger"
+    checked = subprocess.run([sys.executable, "-m", "autograder", "check", str(folder),
+                              "-a", "resnet"], capture_output=True, text=True, env=base,
+                             cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "add-mask" in checked.stdout
+    token = checked.stdout.splitlines()[0].split("::")[2]
+    assert command_lines(checked.stdout) == [f"::stop-commands::{token}", f"::{token}::"]

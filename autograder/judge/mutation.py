@@ -67,6 +67,7 @@ class StudentTestOutcome:
     frames: tuple[dict[str, Any], ...] = ()
     line: int | None = None
     seconds: float = 0.0
+    markers: tuple[str, ...] = ()  # skip, skipif or xfail markers that apply to the test
 
     @property
     def passed(self) -> bool:
@@ -88,7 +89,23 @@ class StudentTestOutcome:
                    str(reply.get("message", ""))[:2000], reply.get("builtin") is True,
                    reply.get("fault") is True, frames,
                    line if isinstance(line, int) else None,
-                   float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+                   float(seconds) if isinstance(seconds, (int, float)) else 0.0,
+                   applying_markers(reply.get("markers")))
+
+
+def applying_markers(markers: Any) -> tuple[str, ...]:
+    """The markers, of those a worker found on a test, under which pytest would not run it
+    or not count its pass: ``skip``; ``skipif`` and ``xfail`` without a condition or with a
+    true one. (A worker can only hide a marker, which gains what deleting it would.)"""
+    applying = []
+    for marker in markers if isinstance(markers, list) else []:
+        if not isinstance(marker, dict) or marker.get("name") not in ("skip", "skipif", "xfail"):
+            continue
+        conditions = marker.get("conditions")
+        conditions = conditions if isinstance(conditions, list) else []
+        if marker["name"] == "skip" or not conditions or any(c is True for c in conditions):
+            applying.append(str(marker["name"]))
+    return tuple(dict.fromkeys(applying))
 
 
 @dataclass
@@ -354,12 +371,23 @@ def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome,
                        f"a broken one: {what}{where}", location or def_line)
 
 
+def not_run_by_pytest(task: str, outcome: StudentTestOutcome, test_file: str) -> CheckFailed:
+    """A test marked so that pytest skips it (or expects it to fail) proves nothing."""
+    marker = outcome.markers[0]
+    why = ("so pytest expects it to fail and its passing proves nothing" if marker == "xfail"
+           else "so it never runs in pytest")
+    return CheckFailed(f"your test `{task}` is marked {marker}, {why}: remove the marker to "
+                       "have it graded", (test_file, outcome.line) if outcome.line else None)
+
+
 def check_student_test(ctx: Any, task: str, mutant_name: str) -> None:
     """The check that a student's test ``task`` catches the mutant ``mutant_name``: passes
     when the test passes against the reference and fails against the mutant."""
     test_file = ctx.spec.task(task).file
     runs = student_test_runs(ctx, test_file)
     reference = runs.reference[task]
+    if reference.markers:
+        raise not_run_by_pytest(task, reference, test_file)
     if not reference.passed:
         raise reference_failure(ctx, task, reference, test_file)
     mutants = {m.name: m for m in ctx.cache.mutants() if task in m.spec.tests}

@@ -18,6 +18,42 @@ from autograder.operations.state import WorkerState
 
 # pytest.skip() and pytest.xfail() in a student's test: neither a pass nor a failure.
 _SKIP_EXCEPTIONS = ("Skipped", "XFailed")
+# Markers under which pytest would not run a test (or not count its pass).
+_NOT_RUN_MARKERS = ("skip", "skipif", "xfail")
+
+
+def _condition(value: Any, module: Any) -> bool:
+    """A skipif/xfail condition as pytest evaluates it (a string in the module's globals)."""
+    try:
+        if isinstance(value, str):
+            import os
+            import platform
+            import sys
+
+            return bool(eval(value, {"os": os, "sys": sys, "platform": platform,
+                                     **vars(module)}))
+        return bool(value)
+    except Exception:  # pytest reports an error for such a test: it does not run either
+        return True
+
+
+def _markers(func: Any, module: Any) -> list[dict[str, Any]]:
+    """The skip, skipif and xfail markers on a test or its module, with their conditions
+    evaluated, as data: whether they keep the test from counting is the judge's to say."""
+    found = []
+    for owner in (func, module):
+        marks = getattr(owner, "pytestmark", [])
+        for mark in marks if isinstance(marks, (list, tuple)) else [marks]:
+            name = getattr(mark, "name", None)
+            if name in _NOT_RUN_MARKERS:
+                args = getattr(mark, "args", ()) or ()
+                kwargs = getattr(mark, "kwargs", {}) or {}
+                # skip's arguments are a reason; skipif's and xfail's are conditions.
+                conditions = [] if name == "skip" else [_condition(a, module) for a in args]
+                if "condition" in kwargs:
+                    conditions.append(_condition(kwargs["condition"], module))
+                found.append({"name": name, "conditions": conditions})
+    return found
 
 
 def _test_failure(state: WorkerState, exc: BaseException, file: str) -> dict[str, Any]:
@@ -49,6 +85,10 @@ def _call_student_test(state: WorkerState, func: Any, file: str, seed: int,
                   "skipped" if type(exc).__name__ in _SKIP_EXCEPTIONS else "error")
         result = {"status": status, **_test_failure(state, exc, file)}
     result.update(line=line, seconds=round(time.perf_counter() - started, 4))
+    try:
+        result["markers"] = _markers(func, module)
+    except Exception:  # markers a test made up itself: it is graded as if it had none
+        result["markers"] = []
     return result
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from autograder.report.untrusted import neutralise
 from autograder.spec import Visibility
+
+# Text a submission can reach (feedback quotes its exceptions, names come from its files):
+# no line of it may read as a CI workflow command, in any format (see report/untrusted.py).
+UntrustedText = Annotated[str, AfterValidator(neutralise)]
 
 SCHEMA_VERSION = "1.0"
 Status = Literal["passed", "failed", "error", "timeout", "skipped"]
@@ -16,18 +21,18 @@ Status = Literal["passed", "failed", "error", "timeout", "skipped"]
 class SourceLocation(BaseModel):
     """A place in the student's own files that a check points at."""
 
-    file: str
+    file: UntrustedText
     line: int
 
 
 class TestResult(BaseModel):
-    name: str = Field(description="human-readable check name")
+    name: UntrustedText = Field(description="human-readable check name")
     check_id: str = Field("", description="stable identifier of the check (pytest node id)")
     score: float
     max_score: float
     status: Status
     visibility: Visibility = "visible"
-    feedback: str = Field("", description="what to fix, in words a student acts on")
+    feedback: UntrustedText = Field("", description="what to fix, in words a student acts on")
     duration: float = Field(0.0, description="seconds")
     location: SourceLocation | None = None
 
@@ -40,13 +45,14 @@ class TaskResult(BaseModel):
 
 
 class SubmissionInfo(BaseModel):
-    id: str = Field(description="the student id when a roster knows the student, else a name "
+    id: UntrustedText = Field(description="the student id when a roster knows the student, "
+                              "else a name "
                     "derived from the download")
-    path: str
+    path: UntrustedText
     content_hash: str = Field(description="sha256 of the graded files, name and content")
-    files: list[str] = []
+    files: list[UntrustedText] = []
     student_id: str | None = Field(None, description="the roster's student id")
-    name: str = Field("", description="the student's name (roster or LMS)")
+    name: UntrustedText = Field("", description="the student's name (roster or LMS)")
     submitted_at: datetime | None = Field(None, description="when it was submitted")
     submitted_at_source: Literal["", "lms", "git", "file"] = Field(
         "", description="where submitted_at comes from: the LMS, the commit, or a file time")
@@ -85,7 +91,8 @@ class Report(BaseModel):
     score: float
     max_score: float
     tasks: list[TaskResult]
-    problems: list[str] = Field([], description="submission-level problems, one sentence each")
+    problems: list[UntrustedText] = Field([], description="submission-level problems, one "
+                                          "sentence each")
     timing: Timing
     environment: Environment
     seed: int
