@@ -241,3 +241,38 @@ def test_workflow_commands_in_feedback_reach_no_ci_log(tmp_path: Path) -> None:
     assert "add-mask" in checked.stdout
     token = checked.stdout.splitlines()[0].split("::")[2]
     assert command_lines(checked.stdout) == [f"::stop-commands::{token}", f"::{token}::"]
+
+
+UID_AND_FORK_TESTS = mutate(mutate(
+    RESNET_TESTS, "\ndef test_residual_addition_happens():\n",
+    "\ndef test_residual_addition_happens():\n"
+    "    assert os.getuid() != 0 and os.getgid() != 0 and os.geteuid() != 0\n"),
+    "\ndef test_batchnorm_train_vs_eval():\n",
+    "\ndef test_batchnorm_train_vs_eval():\n" + '''\
+    children = []
+    try:  # a fork bomb, bounded here so that a failure of the limit cannot hurt the machine
+        for _ in range(300):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(60)
+                os._exit(0)
+            children.append(pid)
+    except OSError:
+        pass
+    finally:
+        for pid in children:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert len(children) < 100, len(children)
+''').replace("import torch\n", "import os\nimport time\n\nimport torch\n", 1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the grader drops root only when it has it")
+def test_workers_of_a_root_grader_run_unprivileged_and_fork_bombs_are_contained(
+        tmp_path: Path) -> None:
+    reports, _ = grade_cli(ROOT, "resnet", {"rootless": {
+        "resnet.py": RESNET_REF, "test_resnet.py": UID_AND_FORK_TESTS}}, tmp_path)
+    report = reports["rootless"]
+    assert report["score"] == report["max_score"], {
+        t["name"]: t["feedback"] for task in report["tasks"] for t in task["tests"]
+        if t["status"] != "passed"}

@@ -15,7 +15,9 @@ import functools
 import os
 import resource
 import signal
+import stat
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -120,6 +122,44 @@ def apply_rlimits(limits: Limits) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
     except (ValueError, OSError):
+        pass
+
+
+# Where a worker's own user and group ids start when the grader runs as root: far above the
+# ids of real users and of the usual subordinate ranges of containers (/etc/subuid), one id
+# per worker (its pid added), so RLIMIT_NPROC counts that worker's processes alone and no
+# worker may signal, trace or write to another's files.
+UNPRIVILEGED_ID_BASE = 1_500_000_000
+
+
+def drop_root(writable: Path, readable: Iterable[str]) -> int | None:
+    """Become an unprivileged user of our own when running as root; returns its id (None
+    when not root). As root ``RLIMIT_NPROC`` does not bind and, where Landlock is missing,
+    every file is open to the worker. The scratch folder ``writable`` becomes the new
+    user's; the folders above it and above each ``readable`` path get the right to pass
+    through them (to look up a name, not to list), so the worker still reaches them."""
+    if os.geteuid() != 0:
+        return None
+    worker_id = UNPRIVILEGED_ID_BASE + os.getpid()
+    os.chown(writable, worker_id, worker_id, follow_symlinks=False)
+    for folder, folders, files in os.walk(writable):
+        for name in folders + files:
+            os.chown(os.path.join(folder, name), worker_id, worker_id, follow_symlinks=False)
+    for path in [writable, *map(Path, readable)]:
+        for folder in [*reversed(path.parents), path]:
+            _allow_passing_through(folder)
+    os.setgroups([])
+    os.setresgid(worker_id, worker_id, worker_id)
+    os.setresuid(worker_id, worker_id, worker_id)
+    return worker_id
+
+
+def _allow_passing_through(folder: Path) -> None:
+    try:
+        mode = os.stat(folder, follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+    except OSError:
         pass
 
 

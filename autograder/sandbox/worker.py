@@ -26,6 +26,7 @@ from autograder.sandbox.limits import (
     apply_rlimits,
     block_network_sockets,
     confine,
+    drop_root,
     set_cpu_deadline,
 )
 
@@ -59,11 +60,12 @@ def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
     os.close(output)
     os.close(stdin)
     limits = Limits(**request.get("limits", {}))
-    apply_rlimits(limits)
-    torch.set_num_threads(1)
     # The assignment's support.py is readable, as one file: not its folder's other files.
     support = request.get("support")
     readable = list(request.get("readable", [])) + ([support] if support else [])
+    drop_root(scratch, readable)  # before the limits: RLIMIT_NPROC counts the new user's
+    apply_rlimits(limits)
+    torch.set_num_threads(1)
     landlock = confine(readable_roots(readable), [str(scratch), os.devnull])
     block_network_sockets()
     tmp = scratch / ".tmp"
