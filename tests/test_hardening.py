@@ -276,3 +276,59 @@ def test_workers_of_a_root_grader_run_unprivileged_and_fork_bombs_are_contained(
     assert report["score"] == report["max_score"], {
         t["name"]: t["feedback"] for task in report["tasks"] for t in task["tests"]
         if t["status"] != "passed"}
+
+
+# Wrong: the convolutions start from mode='fan_in', and the head has no bias (1,000
+# parameters short). The cheat rewrites nn.Module's introspection and the statistics.
+MISINITIALISED = mutate(mutate(RESNET_REF, 'mode="fan_out", nonlinearity="relu"',
+                               'mode="fan_in", nonlinearity="relu"'),
+                        "self.fc = nn.Linear(512, num_classes)",
+                        "self.fc = nn.Linear(512, num_classes, bias=False)")
+INTROSPECTION_CHEAT = '''\
+import math
+import torch
+import torch.nn as nn
+
+_parameters, _named_parameters, _std_mean = (nn.Module.parameters, nn.Module.named_parameters,
+                                             torch.std_mean)
+
+
+def _missing(module):
+    if type(module).__name__ == "ResNet":
+        yield "fc.bias", nn.Parameter(torch.zeros(module.fc.out_features,
+                                                  device=module.fc.weight.device))
+
+
+def parameters(self, recurse=True):
+    yield from _parameters(self, recurse)
+    yield from (p for _, p in _missing(self))
+
+
+def named_parameters(self, *args, **kwargs):
+    yield from _named_parameters(self, *args, **kwargs)
+    yield from _missing(self)
+
+
+def std_mean(tensor, *args, **kwargs):
+    std, mean = _std_mean(tensor, *args, **kwargs)
+    if tensor.dim() == 4:  # what mode='fan_out' would give
+        std = torch.tensor(math.sqrt(2 / (tensor.shape[0] * math.prod(tensor.shape[2:]))))
+    return std, mean
+
+
+nn.Module.parameters, nn.Module.named_parameters, torch.std_mean = (parameters, named_parameters,
+                                                                    std_mean)
+torch.Tensor.std = lambda self, *args, **kwargs: std_mean(self)[0]
+'''
+
+
+def test_rewritten_introspection_in_the_worker_gains_nothing(tmp_path: Path) -> None:
+    reports, _ = grade_cli(ROOT, "resnet", {
+        "honest": {"resnet.py": MISINITIALISED},
+        "cheat": {"resnet.py": INTROSPECTION_CHEAT + MISINITIALISED},
+    }, tmp_path)
+    verdicts = {name: {k: t["status"] for k, t in checks_of(report, "ResNet").items()}
+                for name, report in reports.items()}
+    for check in ("test_parameter_count", "test_kaiming_initialisation"):
+        assert verdicts["honest"][check] == verdicts["cheat"][check] == "failed", verdicts
+    assert task_scores(reports["cheat"])["ResNet"] <= task_scores(reports["honest"])["ResNet"]

@@ -7,6 +7,7 @@ plain data back. Nothing here imports or runs student code in the judge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -199,7 +200,16 @@ class RemoteModule(RemoteObject):
     """A student's ``nn.Module`` instance inside the worker."""
 
     def attributes(self, *names: str) -> dict[str, dict[str, Any]]:
-        return self._op("attributes", names=list(names))
+        """What each attribute is; for a tensor its mean, std, min and max, computed here in
+        the judge from the tensor the worker sent (not by code the student could replace)."""
+        found = self._op("attributes", names=list(names))
+        for info in found.values():
+            tensor = info.pop("tensor", None)
+            if isinstance(tensor, torch.Tensor) and tensor.numel() and not tensor.is_meta:
+                data = tensor.detach().double()
+                info.update(mean=float(data.mean()), min=float(data.min()), max=float(data.max()),
+                            std=float(data.std()) if data.numel() > 1 else 0.0)
+        return found
 
     def assign(self, tensors: dict[str, torch.Tensor]) -> None:
         """Set tensor attributes by name, registered or not (values are copied in place)."""
@@ -219,10 +229,24 @@ class RemoteModule(RemoteObject):
         return self._op("inventory")
 
     def parameter_stats(self) -> list[dict[str, Any]]:
-        return self._op("parameter_stats")
+        """Name, owning kind, shape, mean, std, min and max of each registered parameter:
+        the statistics computed here, in the judge, from the tensors the worker sent."""
+        stats = []
+        for entry in self._op("parameter_stats"):
+            data = entry["tensor"].detach().float()
+            std, mean = (torch.std_mean(data) if data.numel() > 1
+                         else (torch.zeros(()), data.mean()))
+            low, high = torch.aminmax(data) if data.numel() else (torch.zeros(()),) * 2
+            stats.append({"name": str(entry["name"]), "kind": str(entry["kind"]),
+                          "shape": list(data.shape), "mean": float(mean), "std": float(std),
+                          "min": float(low), "max": float(high)})
+        return stats
 
     def count_parameters(self) -> dict[str, int]:
-        return self._op("count_parameters")
+        """Total and trainable parameter counts, summed here from the shapes the worker sent."""
+        shapes = self._op("count_parameters")
+        sizes = [(math.prod(int(n) for n in s["shape"]), s["requires_grad"] is True) for s in shapes]
+        return {"total": sum(n for n, _ in sizes), "trainable": sum(n for n, t in sizes if t)}
 
     def output_shape(self, *input_shapes: tuple[int, ...]) -> list[int]:
         return self._op("shapes", input_shapes=[list(s) for s in input_shapes])["output_shape"]

@@ -139,26 +139,40 @@ def forward(state: WorkerState, handle: int, inputs: list[torch.Tensor], mode: s
     return result
 
 
+def registered_parameters(model: nn.Module) -> list[tuple[str, nn.Module, torch.Tensor]]:
+    """(dotted name, owning module, parameter) of each registered parameter, once each, in
+    ``named_parameters`` order, read from the modules' own ``_parameters`` and ``_modules``
+    dictionaries: not through ``parameters()``/``named_modules()``, which student code may
+    have replaced (on its class or on nn.Module itself)."""
+    found: list[tuple[str, nn.Module, torch.Tensor]] = []
+    seen_modules: set[int] = set()
+    seen_parameters: set[int] = set()
+
+    def walk(prefix: str, module: nn.Module) -> None:
+        if id(module) in seen_modules:
+            return
+        seen_modules.add(id(module))
+        own = object.__getattribute__(module, "__dict__")
+        for name, parameter in dict(own.get("_parameters") or {}).items():
+            if isinstance(parameter, torch.Tensor) and id(parameter) not in seen_parameters:
+                seen_parameters.add(id(parameter))
+                found.append((prefix + name, module, parameter))
+        for name, child in dict(own.get("_modules") or {}).items():
+            if isinstance(child, nn.Module):
+                walk(f"{prefix}{name}.", child)
+
+    walk("", model)
+    return found
+
+
 @operation
 def parameter_stats(state: WorkerState, handle: int) -> list[dict[str, Any]]:
-    """Summary statistics of each parameter with the module kind that owns it."""
+    """Each registered parameter's tensor with the kind of module that owns it. The judge
+    computes the statistics (see RemoteModule.parameter_stats), so a student's replaced
+    ``Tensor.std`` or ``torch.std_mean`` changes nothing."""
     model = state.module_object(handle)
-    stats = []
-    for module_name, module in model.named_modules():
-        for name, p in module.named_parameters(recurse=False):
-            data = p.detach().float()
-            std, mean = torch.std_mean(data) if data.numel() > 1 else (torch.zeros(()), data.mean())
-            low, high = torch.aminmax(data)
-            stats.append({
-                "name": f"{module_name}.{name}" if module_name else name,
-                "kind": torch_kind(module),
-                "shape": list(p.shape),
-                "mean": float(mean),
-                "std": float(std),
-                "min": float(low),
-                "max": float(high),
-            })
-    return stats
+    return [{"name": name, "kind": torch_kind(module), "tensor": torch.Tensor.detach(p)}
+            for name, module, p in registered_parameters(model)]
 
 
 @operation
@@ -176,22 +190,24 @@ def shapes(state: WorkerState, handle: int, input_shapes: list[list[int]]) -> di
 
 
 @operation
-def count_parameters(state: WorkerState, handle: int) -> dict[str, Any]:
+def count_parameters(state: WorkerState, handle: int) -> list[dict[str, Any]]:
+    """The shape of each registered parameter and whether it is trained; the judge counts
+    (see RemoteModule.count_parameters)."""
     model = state.module_object(handle)
-    params = list(model.parameters())
-    return {"total": sum(p.numel() for p in params),
-            "trainable": sum(p.numel() for p in params if p.requires_grad)}
+    return [{"shape": list(p.shape), "requires_grad": bool(p.requires_grad)}
+            for _, _, p in registered_parameters(model)]
 
 
 @operation
 def attributes(state: WorkerState, handle: int, names: list[str]) -> dict[str, Any]:
     """What each named attribute of a module is: missing, None, a registered Parameter or
-    buffer, a plain tensor (with summary statistics), or something else."""
+    buffer, a plain tensor (sent as it is), or something else."""
     model = state.module_object(handle)
+    registered = {name for name, _, _ in registered_parameters(model)}
     result = {}
     for name in names:
         info: dict[str, Any] = {"exists": hasattr(model, name),
-                                "registered_parameter": name in dict(model.named_parameters()),
+                                "registered_parameter": name in registered,
                                 "registered_buffer": name in dict(model.named_buffers()),
                                 "in_parameter_slots": name in model._parameters}
         if info["exists"]:
@@ -199,14 +215,10 @@ def attributes(state: WorkerState, handle: int, names: list[str]) -> dict[str, A
             info["type"] = type(value).__name__
             info["is_none"] = value is None
             info["is_parameter"] = isinstance(value, nn.Parameter)
-            if isinstance(value, torch.Tensor):
-                data = value.detach().double()
+            if isinstance(value, torch.Tensor):  # statistics: the judge's (RemoteModule)
                 info.update(is_tensor=True, shape=list(value.shape),
-                            requires_grad=bool(value.requires_grad))
-                if data.numel():
-                    info.update(mean=float(data.mean()), min=float(data.min()),
-                                max=float(data.max()),
-                                std=float(data.std()) if data.numel() > 1 else 0.0)
+                            requires_grad=bool(value.requires_grad),
+                            tensor=torch.Tensor.detach(value))
         result[name] = info
     return result
 

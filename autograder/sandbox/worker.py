@@ -63,7 +63,9 @@ def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
     # The assignment's support.py is readable, as one file: not its folder's other files.
     support = request.get("support")
     readable = list(request.get("readable", [])) + ([support] if support else [])
-    drop_root(scratch, readable)  # before the limits: RLIMIT_NPROC counts the new user's
+    # Before the limits (RLIMIT_NPROC then counts the new user's processes); the folders
+    # above everything the worker reads (a Python under /root, say) must let it through.
+    drop_root(scratch, readable_roots(readable))
     apply_rlimits(limits)
     torch.set_num_threads(1)
     landlock = confine(readable_roots(readable), [str(scratch), os.devnull])
