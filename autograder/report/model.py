@@ -46,8 +46,7 @@ class TaskResult(BaseModel):
 
 class SubmissionInfo(BaseModel):
     id: UntrustedText = Field(description="the student id when a roster knows the student, "
-                              "else a name "
-                    "derived from the download")
+                              "else a name derived from the download")
     path: UntrustedText
     content_hash: str = Field(description="sha256 of the graded files, name and content")
     files: list[UntrustedText] = []
