@@ -224,9 +224,10 @@ class ReportWriter:
 
     One submission: ``output`` is the file when it ends in ``.json`` (and is not an existing
     folder). Several: ``output`` is a folder with one ``<submission id>.json`` each.
-    A partial report (``grade --task``) never replaces a report: it merges into the one
-    already there when both graded the same content with the same grader, and is written
-    beside it as ``<name>.partial.json`` otherwise. ``notes`` says what was merged where.
+    A partial report (``grade --task``) never replaces a whole report: it merges into the
+    one already there when both graded the same content with the same grader, and is written
+    beside it as ``<name>.partial.json`` otherwise (an earlier partial report of other files
+    is replaced). ``notes`` says what was merged where.
     """
 
     def __init__(self, output: Path, count: int, task_order: list[str] | None = None) -> None:
