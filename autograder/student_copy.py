@@ -158,13 +158,16 @@ def secret_lines(spec: AssignmentSpec) -> set[str]:
 
 @functools.cache
 def public_lines() -> frozenset[str]:
-    """Lines of PyTorch's own modules and torchvision's models (stripped): public code that
-    a reference shares with anything written in PyTorch (``with torch.no_grad():``)."""
+    """Lines of PyTorch's modules, data loading and seeding, and torchvision's models and
+    transforms (stripped): public code that a reference shares with anything written in
+    PyTorch (``with torch.no_grad():``, ``torch.manual_seed(seed)``)."""
     import torch
     import torchvision
 
     lines: set[str] = set()
-    for folder in (Path(torch.__file__).parent / "nn", Path(torchvision.__file__).parent / "models"):
+    torch_dir, vision_dir = Path(torch.__file__).parent, Path(torchvision.__file__).parent
+    for folder in (torch_dir / "nn", torch_dir / "utils" / "data", vision_dir / "models",
+                   vision_dir / "transforms"):
         for path in folder.rglob("*.py"):
             lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()}
     return frozenset(lines)
