@@ -27,18 +27,24 @@ from autograder.errors import UserError
 from autograder.spec import AssignmentSpec
 
 CODE_STUB = "# TODO(human): implement this\npass"
+# An untouched test must fail under plain pytest (a ``pass`` stub passes, and tells the
+# student their test is fine); the grader scores it 0 like any test that fails.
+TEST_STUB = ('# TODO(human): implement this test\n'
+             'raise NotImplementedError("TODO(human): implement this test")')
 SOLUTION_MARK = "### BEGIN SOLUTION"
 
 
-def _clear_solutions() -> ClearSolutions:
-    return ClearSolutions(code_stub={"python": CODE_STUB}, enforce_metadata=False)
+def is_test_file(path: Path) -> bool:
+    """pytest's default test file names: ``test_*.py`` and ``*_test.py``."""
+    return path.suffix == ".py" and (path.name.startswith("test_") or path.stem.endswith("_test"))
 
 
-def strip_python_source(source: str) -> str:
-    """A ``.py`` file's source with every solution region replaced by the stub."""
+def strip_python_source(source: str, stub: str = CODE_STUB) -> str:
+    """A ``.py`` file's source with every solution region replaced by ``stub``."""
     cell = nbformat.v4.new_code_cell(source)
     notebook = nbformat.v4.new_notebook(cells=[cell])
-    notebook, _ = _clear_solutions().preprocess(notebook, {})
+    clear = ClearSolutions(code_stub={"python": stub}, enforce_metadata=False)
+    notebook, _ = clear.preprocess(notebook, {})
     return notebook.cells[0].source
 
 
@@ -56,7 +62,7 @@ def strip_notebook(text: str) -> str:
 
 def _template_text(path: Path, text: str) -> str:
     if path.suffix == ".py":
-        return strip_python_source(text)
+        return strip_python_source(text, TEST_STUB if is_test_file(path) else CODE_STUB)
     if path.suffix == ".ipynb":
         return strip_notebook(text)
     return text

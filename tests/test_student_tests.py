@@ -33,7 +33,8 @@ REFERENCE = ROOT / "reference" / "resnet"
 ASSIGNMENT = ROOT / "assignments" / "resnet"
 CHECKS = Path("checks") / "hidden" / "test_student_tests.py"
 TEMPLATE = (ROOT / "student_template" / "resnet" / "test_resnet.py").read_text()
-STUB = "    # TODO(human): implement this\n    pass\n"
+STUB = ('    # TODO(human): implement this test\n'
+        '    raise NotImplementedError("TODO(human): implement this test")\n')
 
 
 def student_tests(residual: str, batchnorm: str) -> str:
@@ -200,6 +201,20 @@ def feedback(report: Report, task: str) -> str:
     return " ".join(t.feedback for t in report.task(task).tests)
 
 
+def test_untouched_template_tests_fail_under_plain_pytest(tmp_path: Path) -> None:
+    """A student who runs pytest before writing a test must see it fail, not pass: the
+    template's stubs raise, whatever resnet.py holds (here a correct one)."""
+    shutil.copy(REFERENCE / "resnet.py", tmp_path)
+    (tmp_path / "test_resnet.py").write_text(TEMPLATE)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "test_resnet.py"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1, result.stdout
+    assert f"FAILED test_resnet.py::{RESIDUAL} - NotImplementedError" in result.stdout
+    assert f"FAILED test_resnet.py::{BATCHNORM} - NotImplementedError" in result.stdout
+    assert "2 failed, 1 passed" in result.stdout  # the instructor's hook test still runs
+
+
 def test_reference_tests_earn_full_marks(reports: dict[str, Report]) -> None:
     report = reports["reference_tests"]
     for task in (RESIDUAL, BATCHNORM):
@@ -253,8 +268,19 @@ def test_a_test_cannot_carry_state_from_one_variant_to_the_next(reports: dict[st
         assert "passes against every broken BasicBlock too" in feedback(report, BATCHNORM)
 
 
+@pytest.mark.parametrize("task", [RESIDUAL, BATCHNORM])
+def test_untouched_template_tests_earn_nothing_and_say_so(reports: dict[str, Report],
+                                                          task: str) -> None:
+    report = reports["template"]
+    assert report.task(task).score == 0
+    assert report.task(task).tests
+    for check in report.task(task).tests:
+        assert check.status == "failed"
+        assert check.feedback.startswith("your test fails against a correct BasicBlock")
+        assert "NotImplementedError" in check.feedback
+
+
 @pytest.mark.parametrize("submission, task", [
-    ("template", RESIDUAL), ("template", BATCHNORM),  # `pass`
     ("trivial", RESIDUAL),  # assert True
     ("trivial", BATCHNORM),  # shapes only
     ("paths", BATCHNORM),  # "the file is not called mutant"
