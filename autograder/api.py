@@ -334,5 +334,7 @@ def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default
             reports += [result.report for result in latest_results(book)]
     rest = [p for p in paths if Path(p) not in books]
     files = load_reports(rest) if rest or not reports else []
-    refuse_partial(files, "the nbgrader export")  # report files; the gradebook keeps scopes apart
+    # a gradebook prefers a submission's whole result, but holds only a partial one when
+    # every run of it was `grade -t`: refused like a partial report file
+    refuse_partial(reports + files, "the nbgrader export")
     return export_reports(reports + files, db, course_id)

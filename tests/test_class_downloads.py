@@ -140,6 +140,30 @@ def test_gradescope_export_and_late_penalties(tmp_path: Path) -> None:
     assert all(r["submission"]["submitted_at_source"] == "lms" for r in reports.values())
     assert reports["912"]["submission"]["name"] == "Student 12"
 
+    # an export takes whole grades only: the gradebook holds BasicBlock alone for everyone
+    refused = run("export", "nbgrader", "--db", str(tmp_path / "refused.db"),
+                  str(out / "gradebook.sqlite"))
+    assert refused.returncode == 1
+    assert "3 report(s) are partial (grade --task)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    # nbgrader's own model: raw grades, the penalty per submitted notebook, the LMS's time
+    from nbgrader.api import Gradebook
+
+    from autograder.report.model import Report
+    from autograder.report.nbgrader_gradebook import export_reports
+
+    db = tmp_path / "nbgrader.db"
+    export_reports([Report.model_validate(r) for r in reports.values()], db)
+    with Gradebook(f"sqlite:///{db}") as book:
+        for student, penalty, when in (("911", 0, "2026-03-02 00:10:00"),
+                                       ("912", 2, "2026-03-03 01:00:00"),
+                                       ("913", 5, "2026-03-07 23:00:00")):
+            submission = book.find_submission("resnet", student)
+            assert submission.score == 10
+            assert submission.late_submission_penalty == penalty
+            assert str(submission.timestamp).startswith(when)
+
 
 def test_late_policy_arithmetic() -> None:
     from datetime import datetime, timedelta

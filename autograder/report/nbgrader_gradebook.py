@@ -108,6 +108,18 @@ def _grade(gradebook: Gradebook, report: Report, spec: AssignmentSpec | None, ta
     return grade
 
 
+def _record_late_penalty(gradebook: Gradebook, report: Report, spec: AssignmentSpec | None,
+                         student: str) -> None:
+    """nbgrader keeps grades raw and the late penalty per submitted notebook (its total is
+    the assignment's penalty, as nbgrader's own late-submission plugin records it): the
+    report's penalty goes on the notebook of its first task, the others get none."""
+    penalty = report.late.penalty if report.late is not None else 0.0
+    notebooks = list(dict.fromkeys(_notebook_of(spec, report, t.name) for t in report.tasks))
+    for index, notebook in enumerate(notebooks):
+        submitted = gradebook.find_submission_notebook(notebook, report.assignment, student)
+        submitted.late_submission_penalty = penalty if index == 0 else 0.0
+
+
 def export_reports(reports: Iterable[Report], db: str | Path,
                    course_id: str = "default_course") -> GradebookExport:
     """Write each report's task scores as auto scores of its student's submission."""
@@ -129,17 +141,20 @@ def export_reports(reports: Iterable[Report], db: str | Path,
             _ensure_structure(gradebook, report, spec)
             student = report.submission.id
             gradebook.update_or_create_student(student)
+            submitted_at = report.submission.submitted_at or report.timing.started_at
             try:
-                gradebook.find_submission(report.assignment, student)
+                submission = gradebook.find_submission(report.assignment, student)
+                submission.timestamp = submitted_at
                 result.updated += 1
             except MissingEntry:
                 gradebook.add_submission(report.assignment, student,
-                                         timestamp=report.timing.started_at.isoformat())
+                                         timestamp=submitted_at.isoformat())
                 result.created += 1
             for task in report.tasks:
                 grade = _grade(gradebook, report, spec, task.name, student)
                 grade.auto_score = task.score
                 grade.needs_manual_grade = False
+            _record_late_penalty(gradebook, report, spec, student)
             gradebook.db.commit()
             result.students.append(student)
     return result
