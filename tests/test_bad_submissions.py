@@ -105,7 +105,27 @@ def test_zip_with_escaping_path_is_graded_without_it(resnet_judge: Judge, tmp_pa
     assert report.score == 20
     assert any("'../evil.py'" in p and "leads outside" in p for p in report.problems)
     assert any("'/etc/evil.py'" in p for p in report.problems)
-    assert not (tmp_path.parent / "evil.py").exists()
+    assert report.submission.files == ["resnet.py"]
+
+
+def test_zip_entries_that_escape_reach_no_folder(tmp_path: Path) -> None:
+    """What ingestion leaves in the scratch folder (all a worker sees) and beside it: entries
+    aimed at the scratch folder itself, by a relative and by an absolute path, land nowhere."""
+    from autograder.ingest import ingest
+    from autograder.spec import load_assignment
+
+    scratch = tmp_path / "workspace" / "submission"
+    scratch.mkdir(parents=True)
+    archive = _zip(tmp_path / "alice.zip", {
+        "resnet.py": REF, "helper.py": "x = 1",
+        "../submission/evil.py": "x = 1",  # from the staging folder into the scratch folder
+        "../evil.py": "x = 1",  # into the workspace, beside the scratch folder
+        str(scratch / "absolute.py"): "x = 1"})
+    submission = ingest(archive, load_assignment("resnet"), scratch)
+    assert sorted(p.name for p in scratch.iterdir()) == ["helper.py", "resnet.py"]
+    assert sorted(p.name for p in scratch.parent.iterdir()) == ["submission"]
+    assert sorted(submission.files) == ["resnet.py"]
+    assert sum("leads outside" in p for p in submission.problems) == 3
 
 
 def test_not_a_zip(resnet_judge: Judge, tmp_path: Path) -> None:

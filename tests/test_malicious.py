@@ -227,7 +227,9 @@ def kill_parent():
     session.close()
 
 
-def test_protocol_refuses_pickled_objects() -> None:
+def test_protocol_refuses_pickled_objects(tmp_path: Path) -> None:
+    """A frame whose tensor blob pickles a callable is refused before the callable runs: the
+    exploit's payload (creating a marker file) never happens."""
     import io
     import struct
 
@@ -235,15 +237,18 @@ def test_protocol_refuses_pickled_objects() -> None:
 
     from autograder.sandbox import protocol
 
+    marker = tmp_path / "payload_ran"
+
     class Exploit:
         def __reduce__(self):
-            return (os.system, ("echo pwned",))
+            return (open, (str(marker), "w"))
 
     buffer = io.BytesIO()
     torch.save([Exploit()], buffer)
     header = b'{"ok": 1}'
     with pytest.raises(protocol.ProtocolError):
         protocol.decode(struct.pack("!I", len(header)) + header + buffer.getvalue())
+    assert not marker.exists(), "decoding a frame ran the code pickled in it"
 
 
 def test_api_reports_come_from_the_judge_not_the_worker(make_submission) -> None:
@@ -252,26 +257,89 @@ def test_api_reports_come_from_the_judge_not_the_worker(make_submission) -> None
     assert report.score == 20
 
 
+# A valid request (the exit status of pid 1: answered at once, changes nothing), framed as
+# the protocol frames it; a worker builds the same bytes below.
+_STATUS_REQUEST = {"op": "status", "pid": 1}
+
+
+def _ask_zygote(socket_name: str, request: dict) -> str:
+    """What asking the zygote gives: "connect refused", "no answer", or "answered"."""
+    import socket
+
+    from autograder.sandbox import protocol
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(5)
+    try:
+        sock.connect("\0" + socket_name)
+    except OSError:
+        return "connect refused"
+    try:
+        protocol.send(sock, request)
+        return "answered" if sock.recv(100) else "no answer"
+    except OSError:
+        return "no answer"
+    finally:
+        sock.close()
+
+
 def test_a_worker_cannot_ask_the_zygote_for_more_workers(zygote, tmp_path) -> None:
-    """Even knowing the zygote's socket name, student code gets no worker from it."""
+    """Even knowing the zygote's socket name, student code gets no answer from it: a request
+    the judge gets answered is refused (by Landlock's scoping, or by the zygote's own check)."""
+    zygote.wait_ready()
+    assert _ask_zygote(zygote.socket_name, _STATUS_REQUEST) == "answered"  # the request is valid
     session = _session(zygote, tmp_path, f'''
-import socket, struct, json
+import json, socket, struct
 def ask():
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(5)
     try:
         sock.connect("\\0" + {zygote.socket_name!r})
-        header = json.dumps({{"op": "spawn", "scratch": "/", "readable": ["/"], "limits": {{}}}})
-        payload = struct.pack("!I", len(header)) + header.encode()
-        sock.sendall(struct.pack("!Q", len(payload)) + payload)
-        answer = len(sock.recv(100))
     except OSError:
-        answer = -1
-    open("answer.txt", "w").write(str(answer))
+        answer = "connect refused"
+    else:
+        header = json.dumps({_STATUS_REQUEST!r}).encode()
+        payload = struct.pack("!I", len(header)) + header
+        try:
+            sock.sendall(struct.pack("!Q", len(payload)) + payload)
+            answer = "answered" if sock.recv(100) else "no answer"
+        except OSError:
+            answer = "no answer"
+    open("answer.txt", "w").write(answer)
 ''')
     _call(session, "ask")
-    assert (tmp_path / "answer.txt").read_text() in ("-1", "0"), "the zygote answered a worker"
+    answer = (tmp_path / "answer.txt").read_text()
+    assert answer in ("connect refused", "no answer"), "the zygote answered a worker"
     session.close()
+
+
+def test_only_the_judge_and_judges_it_forked_may_ask_for_workers() -> None:
+    """The zygote's permission check, on real processes: the owner and its children pass; a
+    grandchild (as a worker is: the zygote's child) and another user do not."""
+    import signal
+    import subprocess
+    import sys
+
+    from autograder.sandbox.zygote import may_ask_for_workers
+
+    me, uid = os.getpid(), os.getuid()
+    grandchild = 0
+    child = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                              "g = subprocess.Popen(['sleep', '30'])\n"
+                              "print(g.pid, flush=True)\ng.wait()"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        grandchild = int(child.stdout.readline())
+        assert may_ask_for_workers(me, uid, owner=me)
+        assert may_ask_for_workers(child.pid, uid, owner=me)  # a judge forked by the owner
+        assert not may_ask_for_workers(grandchild, uid, owner=me)  # a worker's place
+        assert not may_ask_for_workers(me, uid + 1, owner=me)  # another user
+        assert not may_ask_for_workers(child.pid, uid, owner=child.pid + 10**6)  # another judge's
+    finally:
+        if grandchild:
+            os.kill(grandchild, signal.SIGKILL)
+        child.kill()
+        child.wait()
 
 
 def test_daemons_do_not_outlive_their_worker(zygote, tmp_path) -> None:

@@ -61,6 +61,13 @@ def _parent_of(pid: int) -> int:
         return 0
 
 
+def may_ask_for_workers(peer_pid: int, peer_uid: int, owner: int) -> bool:
+    """Whether the process at the other end of a connection may ask for workers: only the
+    judge that started the zygote (``owner``), or a judge it forked, under our own user. A
+    worker is the zygote's child, the owner's grandchild: refused."""
+    return peer_uid == os.getuid() and (peer_pid == owner or _parent_of(peer_pid) == owner)
+
+
 def _become_subreaper() -> None:
     """Orphans of workers (a daemon that called setsid and forked) become our children, so
     they can be found and killed, instead of escaping to init."""
@@ -89,10 +96,6 @@ class Zygote:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind("\0" + name)
         self.listener.listen(64)
-
-    def allowed(self, pid: int, uid: int) -> bool:
-        """Only the judge that started us, or a judge it forked, may ask for workers."""
-        return uid == os.getuid() and (pid == self.owner or _parent_of(pid) == self.owner)
 
     def reap(self) -> None:
         while True:
@@ -144,7 +147,7 @@ class Zygote:
             creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                     struct.calcsize(_SO_PEERCRED_FORMAT))
             peer_pid, peer_uid, _ = struct.unpack(_SO_PEERCRED_FORMAT, creds)
-            if not self.allowed(peer_pid, peer_uid):
+            if not may_ask_for_workers(peer_pid, peer_uid, self.owner):
                 return
             request = protocol.receive(conn, time.monotonic() + 10)
             if request.get("op") == "status":
