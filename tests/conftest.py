@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from autograder import api
+from autograder.judge.outcomes import GRADER_PROBLEM
 from autograder.judge.runner import Judge
-from autograder.report.model import Report
+from autograder.report.model import Report, TestResult
 from autograder.spec import load_assignment
 from autograder.validate import Validation
 
@@ -73,3 +74,27 @@ def failing(report: Report) -> dict[str, str]:
     """check id -> feedback, for every check that did not pass."""
     return {t.check_id.split("::")[-1]: t.feedback for task in report.tasks for t in task.tests
             if t.status != "passed"}
+
+
+def _checks(report: Report, task: str | None) -> list[TestResult]:
+    return report.task(task).tests if task else [t for r in report.tasks for t in r.tests]
+
+
+def assert_graded(report: Report, task: str | None = None) -> None:
+    """The grader graded ``report`` (or its ``task``): checks were reported and nothing blames
+    the grader. A failure report has no checks and scores 0, so without this, "earns nothing"
+    and "no failing check" hold for a grader that failed."""
+    blamed = [p for p in report.problems if GRADER_PROBLEM in p]
+    tests = _checks(report, task)
+    blamed += [f"{t.check_id}: {t.feedback}" for t in tests if GRADER_PROBLEM in t.feedback]
+    assert not blamed, blamed
+    assert tests, f"no check was reported for {task or report.submission.id}"
+
+
+def assert_full_marks(report: Report, task: str | None = None) -> None:
+    """Full marks, for real: graded (see :func:`assert_graded`), every check passed, and the
+    score is the whole maximum."""
+    assert_graded(report, task)
+    result = report.task(task) if task else report
+    assert all(t.status == "passed" for t in _checks(report, task)), failing(report)
+    assert result.score == result.max_score > 0, (result.score, result.max_score)

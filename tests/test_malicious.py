@@ -11,7 +11,7 @@ import pytest
 from autograder import api
 from autograder.judge.runner import Judge
 from autograder.spec import load_assignment
-from tests.conftest import ROOT, failing, mutate, reference_source, statuses
+from tests.conftest import ROOT, assert_graded, failing, mutate, reference_source, statuses
 
 # Cheats are prepended to the source, so it must not start with a __future__ import.
 REF = reference_source().replace("from __future__ import annotations\n", "")
@@ -36,14 +36,18 @@ def grade(judge: Judge, make_submission, source: str, **extra: str):
 
 def test_sys_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
     report = grade(resnet_judge, make_submission, "import sys\nsys.exit(0)\n" + REF)
+    assert_graded(report, "BasicBlock")
+    assert_graded(report, "ResNet")
     assert report.task("BasicBlock").score == report.task("ResNet").score == 0
-    assert all("sys.exit" in f for f in failing(report).values())
+    assert failing(report) and all("sys.exit" in f for f in failing(report).values())
 
 
 def test_os_exit_at_import_earns_nothing(resnet_judge, make_submission) -> None:
     report = grade(resnet_judge, make_submission, "import os\nos._exit(0)\n" + REF)
+    assert_graded(report, "BasicBlock")
+    assert_graded(report, "ResNet")
     assert report.task("BasicBlock").score == report.task("ResNet").score == 0
-    assert all("exited with code 0" in f for f in failing(report).values())
+    assert failing(report) and all("exited with code 0" in f for f in failing(report).values())
 
 
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)"])

@@ -11,6 +11,9 @@ from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, e
 from autograder.sandbox.session import ImportFailed
 
 MAX_FEEDBACK = 4000
+# Said by every problem and feedback that blames the grader, not the submission (tests find
+# grader failures by it).
+GRADER_PROBLEM = "this is a grader problem"
 
 
 @dataclass
@@ -75,4 +78,4 @@ def classify(exc: BaseException | None) -> Outcome:
         return Outcome("failed", cap(message))
     print(f"autograder: internal error in a check: {type(exc).__name__}: {exc}", file=sys.stderr)
     return Outcome("error", cap(f"the grader could not run this check ({type(exc).__name__}: "
-                                f"{exc}); this is a grader problem, tell your instructor"))
+                                f"{exc}); {GRADER_PROBLEM}, tell your instructor"))

@@ -22,7 +22,7 @@ from autograder.errors import UserError
 from autograder.gradebook.fingerprint import grader_fingerprint
 from autograder.ingest import ingest, submission_id
 from autograder.judge.context import JudgeCache, JudgeContext
-from autograder.judge.outcomes import Outcome
+from autograder.judge.outcomes import GRADER_PROBLEM, Outcome
 from autograder.judge.plugin import CheckCollector, CheckInfo, JudgePlugin
 from autograder.notebooks import notebook_problems
 from autograder.report.model import (
@@ -120,7 +120,7 @@ class Judge:
             problems += hidden_weight_problems(self.graded, plugin.checks)
             if exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
                 problems.append(f"the grader could not run the checks (pytest exit status "
-                                f"{int(exit_code)}); this is a grader problem, tell your instructor")
+                                f"{int(exit_code)}); {GRADER_PROBLEM}, tell your instructor")
             problems += notebook_problems(session.notebooks)
             sandbox = (f"worker processes, Landlock ABI {session.landlock}" if session.landlock
                        else "worker processes (filesystem not confined: no Landlock)")
@@ -165,8 +165,8 @@ def failure_report(spec: AssignmentSpec, path: Path, error: str, seed: int,
         submission=SubmissionInfo(id=submission_id(path), path=str(path), content_hash=""),
         score=0, max_score=spec.max_score,
         tasks=[TaskResult(name=t.name, score=0, max_score=t.points, tests=[]) for t in spec.tasks],
-        problems=[f"the grader failed on this submission ({error[:300]}); this is a grader "
-                  "problem, not a grade: tell your instructor"],
+        problems=[f"the grader failed on this submission ({error[:300]}); {GRADER_PROBLEM}, "
+                  "not a grade: tell your instructor"],
         timing=Timing(started_at=started_at or datetime.now(UTC), duration=0.0),
         environment=environment("unknown"), seed=seed)
 
