@@ -131,10 +131,15 @@ class Zygote:
             raise RuntimeError("the sandbox could not start (the zygote process did not come up)")
         self._ready = True
 
-    def _connect(self) -> socket.socket:
+    def _request(self, message: dict[str, Any]) -> socket.socket:
+        """Connect and send ``message``. It is encoded first (the first encode imports torch,
+        seconds on a busy machine): the zygote serves one connection at a time and gives
+        each only a few seconds to send its request, so nothing slow may come between."""
+        payload = protocol.encode(message)
         self.wait_ready()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect("\0" + self.socket_name)
+        protocol.send_payload(sock, payload)
         return sock
 
     def spawn(self, scratch: Path, limits: Limits, readable: list[str],
@@ -146,9 +151,8 @@ class Zygote:
 
     def _spawn(self, scratch: Path, limits: Limits, readable: list[str], timeout: float,
                support: Path | None) -> Worker:
-        sock = self._connect()
-        protocol.send(sock, {"op": "spawn", "scratch": str(scratch), "limits": limits.model_dump(),
-                             "readable": readable, "support": str(support) if support else None})
+        sock = self._request({"op": "spawn", "scratch": str(scratch), "limits": limits.model_dump(),
+                              "readable": readable, "support": str(support) if support else None})
         try:
             hello = protocol.receive(sock, time.monotonic() + timeout)
         except (protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError):
@@ -158,8 +162,7 @@ class Zygote:
 
     def exit_status(self, pid: int) -> dict[str, Any]:
         try:
-            sock = self._connect()
-            protocol.send(sock, {"op": "status", "pid": pid})
+            sock = self._request({"op": "status", "pid": pid})
             status = protocol.receive(sock, time.monotonic() + 5)
             sock.close()
             return status

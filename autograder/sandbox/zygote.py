@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 from autograder.sandbox import protocol, worker
@@ -47,6 +48,51 @@ def _warm_up() -> None:
     trace_forward(model, [torch.randn(1, 3, 32, 32)])
     model.train()
     model(torch.randn(2, 3, 32, 32)).sum().backward()
+
+
+_MADV_HUGEPAGE = 14
+_MADV_COLLAPSE = 25  # Linux 6.1
+_HUGE_PAGE = 2 << 20
+
+
+def _private_memory_ranges() -> list[tuple[int, int]]:
+    """The 2 MiB-aligned parts of this process's private writable memory that no file backs:
+    the heap, Python's arenas, what torch allocated at import."""
+    ranges = []
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        path = fields[5] if len(fields) > 5 else ""
+        if fields[1][:2] != "rw" or fields[1][3] != "p" or path not in ("", "[heap]"):
+            continue
+        low, high = (int(address, 16) for address in fields[0].split("-"))
+        start, end = -(-low // _HUGE_PAGE) * _HUGE_PAGE, high // _HUGE_PAGE * _HUGE_PAGE
+        if end > start:
+            ranges.append((start, end - start))
+    return ranges
+
+
+def _collapse_into_huge_pages(ranges: list[tuple[int, int]]) -> None:
+    """Back ``ranges`` with transparent huge pages, so that a fork copies one page-table entry
+    per 2 MiB instead of 512 and a worker's exit frees as few: the zygote holds hundreds of
+    megabytes of such memory (torch), and this halves the CPU time of every spawn. A worker
+    that writes to one of them copies 4 KiB, as before (the kernel splits a shared huge page
+    on a write). Best effort: where the kernel cannot (before 6.1, or THP off), nothing
+    changes."""
+    import ctypes
+
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for start, length in ranges:
+        madvise(start, length, _MADV_HUGEPAGE)
+        madvise(start, length, _MADV_COLLAPSE)
 
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -176,6 +222,10 @@ def main() -> None:
     # Objects that exist now are never collected here: a worker's garbage collector then
     # does not write to (and so copy) every page it inherits.
     gc.freeze()
+    # In a thread of its own (the calls release the GIL): the zygote serves requests while
+    # the kernel copies its memory into huge pages; a fork meanwhile just gains less.
+    threading.Thread(target=_collapse_into_huge_pages, args=(_private_memory_ranges(),),
+                     daemon=True).start()
     _become_subreaper()
     zygote = Zygote(sys.argv[1], int(sys.argv[2]))
     try:
