@@ -23,6 +23,7 @@ from autograder.checks.remote import RemoteModule, StudentCode
 from autograder.checks.structure import Match, match_structure
 from autograder.operations.introspect import loss_weights, trace_forward
 from autograder.sandbox.client import StudentError
+from autograder.seeding import manual_seed
 
 _RUNNING_STATISTICS = {"running_mean": "running mean", "running_var": "running variance"}
 LARGE_STATE = 200_000  # elements; larger transplants go through a memory-mapped file
@@ -142,7 +143,7 @@ def run_reference(model: nn.Module, x: torch.Tensor, mode: str, seed: int,
     trace = trace_forward(model, [random_input(trace_shape, seed)])
     work = copy.deepcopy(model)
     work.train(mode == "train")
-    torch.manual_seed(seed)
+    manual_seed(seed)
     output = work(x)
     (output * loss_weights(output.shape, 1)).sum().backward()
     grads = {n: p.grad.detach().clone() for n, p in work.named_parameters() if p.grad is not None}
@@ -169,11 +170,11 @@ def known_bug_hints(ctx: GradingContext, symbol: str, build: Callable[[Any], nn.
         if mutant.spec.symbol != symbol or not mutant.spec.hint:
             continue
         try:
-            torch.manual_seed(0)
+            manual_seed(0)
             model = build(mutant.module())
             model.load_state_dict(reference.state_dict())
             model.train(mode == "train")
-            torch.manual_seed(ctx.seed)
+            manual_seed(ctx.seed)
             with torch.no_grad():
                 output = model(x)
         except Exception:  # a structural mutant cannot take these weights: not this bug
@@ -208,7 +209,7 @@ def compare_with_reference(ctx: GradingContext, student: StudentCode, symbol: st
     x = random_input(input_shape, ctx.seed, scale=2.0)
 
     def reference_run() -> ReferenceRun:
-        torch.manual_seed(ctx.seed)
+        manual_seed(ctx.seed)
         model = build(ctx.reference(student.file))
         return run_reference(model, x, mode, ctx.seed, trace_shape)
 

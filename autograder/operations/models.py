@@ -16,6 +16,7 @@ from torch import nn
 from autograder.operations.introspect import describe_leaf, loss_weights, torch_kind, trace_forward
 from autograder.operations.registry import StudentFault, operation
 from autograder.operations.state import WorkerState
+from autograder.seeding import manual_seed
 
 
 @operation
@@ -113,7 +114,7 @@ def forward(state: WorkerState, handle: int, inputs: list[torch.Tensor], mode: s
     """
     model = state.module_object(handle)
     model.train(mode == "train")
-    torch.manual_seed(seed)
+    manual_seed(seed)
     inputs = [x.clone().requires_grad_(backward and x.is_floating_point()) for x in inputs]
     if backward:
         for p in model.parameters():

@@ -17,6 +17,7 @@ from torch import nn
 
 from autograder.operations.registry import StudentFault, operation
 from autograder.operations.state import WorkerState
+from autograder.seeding import manual_seed
 
 
 @operation
@@ -67,7 +68,7 @@ def construct(state: WorkerState, module: str, symbol: str, args: list[Any], kwa
     """Call a student class or factory; keep the result here and return a handle."""
     mod = state.modules[module]
     target = state.symbol(mod, symbol)
-    torch.manual_seed(seed)
+    manual_seed(seed)
     with torch.device(device):
         obj = target(*state.resolve(args, mod), **state.resolve(kwargs, mod))
     return {
@@ -145,7 +146,7 @@ def call(state: WorkerState, module: str, symbol: str, args: list[Any] | None = 
     target = state.symbol(mod, symbol)
     if not callable(target):
         raise StudentFault(f"`{symbol}` is a {type(target).__name__}, not a function")
-    torch.manual_seed(seed)
+    manual_seed(seed)
     result = target(*state.resolve(args or [], mod), **state.resolve(kwargs or {}, mod))
     return _reply(state, result)
 
@@ -159,7 +160,7 @@ def support_object(state: WorkerState, name: str, args: list[Any] | None = None,
     function itself, with nothing in between). The object stays here behind a handle."""
     target = state.support_attribute(name)
     mod = state.modules.get(module) if module else None
-    torch.manual_seed(seed)
+    manual_seed(seed)
     result = target(*state.resolve(args or [], mod), **state.resolve(kwargs or {}, mod))
     reply = _reply(state, result)
     if reply["handle"] is None:  # plain data is still an object the judge may refer to

@@ -15,6 +15,7 @@ from autograder.operations.fixtures import call_with_fixtures
 from autograder.operations.objects import load_module
 from autograder.operations.registry import StudentFault, operation
 from autograder.operations.state import WorkerState
+from autograder.seeding import manual_seed
 
 # pytest.skip() and pytest.xfail() in a student's test: neither a pass nor a failure.
 _SKIP_EXCEPTIONS = ("Skipped", "XFailed")
@@ -71,7 +72,7 @@ def _call_student_test(state: WorkerState, func: Any, file: str, seed: int,
     line = getattr(getattr(func, "__code__", None), "co_firstlineno", None)
     # Every test starts from the same state whatever ran before it, so its outcome depends
     # only on the module under test (the judge runs subsets of tests against mutants).
-    torch.manual_seed(seed)
+    manual_seed(seed)
     random.seed(seed)
     torch.set_grad_enabled(True)
     started = time.perf_counter()

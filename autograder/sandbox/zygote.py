@@ -31,11 +31,13 @@ def _warm_up() -> None:
     import torchvision  # noqa: F401  (support code builds on it: imported once, here)
     from torch import nn
 
+    from autograder import seeding
     from autograder.operations import models
     from autograder.operations.introspect import trace_forward
     from autograder.sandbox.limits import landlock_abi
 
     landlock_abi()  # loads libc through ctypes once, here, not in every worker
+    seeding.manual_seed(0)  # asks torch once whether there is an accelerator to seed too
     worker.readable_roots([])  # and fills sysconfig's caches
 
     torch.set_num_threads(1)
