@@ -8,7 +8,8 @@ import multiprocessing.util
 import os
 import signal
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -155,28 +156,53 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
     try:
         zygote.wait_ready()
         # Judges are forked from this process (trusted, torch imported, no ops run yet);
-        # they share one zygote, which alone forks the workers that run student code.
+        # they share one zygote, which alone forks the workers that run student code. Each
+        # judge is a pool of its own, given one submission at a time: a judge that dies
+        # costs the report of the submission it was grading, and is replaced; the others
+        # never see it (in one shared pool, its death would fail every pending submission).
         context = multiprocessing.get_context("fork")
+
+        def new_judge() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                       initializer=_start_judge,
+                                       initargs=(spec, zygote, seed, tasks, os.getpid()))
+
+        judges = [new_judge() for _ in range(min(jobs, len(submissions)))]
+        waiting = list(enumerate(submissions))[::-1]  # popped from the end: input order
+        grading: dict[Future[Report], tuple[int, int]] = {}  # -> (submission, judge)
+
+        def give_next(judge: int) -> None:
+            if waiting:
+                index, path = waiting.pop()
+                grading[judges[judge].submit(_grade_in_judge, path)] = (index, judge)
+
         results: dict[int, Report] = {}
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(submissions)), mp_context=context,
-                                   initializer=_start_judge,
-                                   initargs=(spec, zygote, seed, tasks, os.getpid()))
         try:
-            futures = {pool.submit(_grade_in_judge, p): i for i, p in enumerate(submissions)}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    results[index] = future.result()
-                except Exception as exc:  # e.g. a judge process that died: the rest go on
-                    results[index] = failure_report(spec.only(tasks), submissions[index],
-                                                    f"{type(exc).__name__}: {exc}", seed or spec.seed)
-                    results[index].partial = len(spec.only(tasks).tasks) < len(spec.tasks)
-                if on_report:
-                    on_report(results[index])
+            for judge in range(len(judges)):
+                give_next(judge)
+            while grading:
+                finished, _ = wait(grading, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index, judge = grading.pop(future)
+                    try:
+                        results[index] = future.result()
+                    except Exception as exc:  # e.g. the judge process died: the rest go on
+                        results[index] = failure_report(spec.only(tasks), submissions[index],
+                                                        f"{type(exc).__name__}: {exc}",
+                                                        seed or spec.seed)
+                        results[index].partial = len(spec.only(tasks).tasks) < len(spec.tasks)
+                        if isinstance(exc, BrokenProcessPool):
+                            judges[judge].shutdown(wait=False)
+                            judges[judge] = new_judge()
+                    if on_report:
+                        on_report(results[index])
+                    give_next(judge)
         except BaseException:  # Ctrl-C: stop now, no submission started after it
-            _stop_pool(pool)
+            for pool in judges:
+                _stop_pool(pool)
             raise
-        pool.shutdown()
+        for pool in judges:
+            pool.shutdown()
         return [results[i] for i in range(len(submissions))]
     finally:
         zygote.close()

@@ -9,7 +9,7 @@ import pytest
 
 from autograder.errors import UserError
 from autograder.judge.runner import Judge
-from tests.conftest import ROOT, failing, reference_source
+from tests.conftest import ROOT, assert_full_marks, failing, reference_source
 
 REF = reference_source().replace("from __future__ import annotations\n", "")
 
@@ -146,15 +146,37 @@ def test_single_file_submission(resnet_judge: Judge) -> None:
     assert report.score == 20
 
 
-def test_a_grader_failure_costs_one_report_not_the_batch(resnet_judge: Judge, monkeypatch,
-                                                         make_submission) -> None:
-    import autograder.judge.runner as runner
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_grader_failure_costs_one_report_not_the_batch(monkeypatch, make_submission,
+                                                         jobs: int) -> None:
+    """A batch in which grading one submission kills its judge: with -j 2 the judge process
+    itself dies (os._exit, in the judge forked for it); with -j 1 the judge is this process,
+    so the grader raises instead. Every other submission still gets its full report."""
+    import os
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug in the grader")
+    from autograder import api
+    from autograder.judge import runner
+    from autograder.spec import load_assignment
 
-    monkeypatch.setattr(runner, "hidden_weight_problems", broken)
-    report = resnet_judge.grade(make_submission({"resnet.py": REF}, name="carol"))
-    assert report.submission.id == "carol"
-    assert report.score == 0 and report.max_score == 30
-    assert "the grader failed on this submission (RuntimeError: a bug in the grader)" in report.problems[0]
+    coordinator = os.getpid()
+    ingest = runner.ingest
+
+    def dying_ingest(path, *args, **kwargs):
+        if Path(path).name == "dies":
+            if os.getpid() != coordinator:  # a judge forked for -j 2: the process dies
+                os._exit(1)
+            raise RuntimeError("a bug in the grader")
+        return ingest(path, *args, **kwargs)
+
+    # Judges are forked from this process, so they inherit the patched module.
+    monkeypatch.setattr(runner, "ingest", dying_ingest)
+    names = ["alice", "dies", "bob", "carol"]
+    paths = [make_submission({"resnet.py": REF}, name=name) for name in names]
+    reports = api.grade_submissions(paths, load_assignment("resnet"), jobs=jobs,
+                                    tasks=["BasicBlock"])
+    assert [r.submission.id for r in reports] == names
+    dead = reports[1]
+    assert dead.score == 0 and dead.max_score == 10 and dead.partial
+    assert "the grader failed on this submission" in dead.problems[0]
+    for report in reports[:1] + reports[2:]:
+        assert_full_marks(report)

@@ -256,9 +256,46 @@ def test_protocol_refuses_pickled_objects(tmp_path: Path) -> None:
 
 
 def test_api_reports_come_from_the_judge_not_the_worker(make_submission) -> None:
-    folder = make_submission({"resnet.py": REF})
-    [report] = api.grade([folder], "resnet")
-    assert report.score == 20
+    """A submission that forges its result every way its worker can (a full-marks report
+    where a grader might read one, printed summaries, every reply marked as passed) is
+    reported by the API exactly as the same code without the forgery."""
+    from datetime import UTC, datetime
+
+    from autograder.report.model import Environment, Report, SubmissionInfo, Timing
+
+    fake = Report(assignment="resnet", submission=SubmissionInfo(
+        id="forged", path="forged", content_hash=""), score=30, max_score=30, tasks=[],
+        timing=Timing(started_at=datetime.now(UTC), duration=0),
+        environment=Environment(python="", torch="", autograder="", platform="", sandbox=""),
+        seed=0).model_dump_json()
+    forge = f'''
+import json, os
+from autograder.operations import OPERATIONS
+for _path in ["report.json", "results.json", "results/results.json"]:
+    try:
+        os.makedirs(os.path.dirname(_path) or ".", exist_ok=True)
+        with open(_path, "w") as _f:
+            _f.write({fake!r})
+    except OSError:
+        pass
+print("==================== 30 passed in 0.01s ====================")
+print({fake!r})
+def _forging(operation):
+    def forged(state, **args):
+        reply = operation(state, **args)
+        if isinstance(reply, dict):
+            reply.update(status="passed", score=30, passed=True)
+        return reply
+    return forged
+for _name in list(OPERATIONS):
+    OPERATIONS[_name] = _forging(OPERATIONS[_name])
+'''
+    honest = make_submission({"resnet.py": BROKEN}, name="honest")
+    forged = make_submission({"resnet.py": forge + BROKEN}, name="forged")
+    honest_report, forged_report = api.grade([honest, forged], "resnet")  # in input order
+    assert forged_report.score == honest_report.score < 20
+    assert statuses(forged_report) == statuses(honest_report)
+    assert "test_identity_block[eval]" in failing(forged_report)
 
 
 # A valid request (the exit status of pid 1: answered at once, changes nothing), framed as

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -30,6 +32,7 @@ from autograder.report.model import (
     Timing,
 )
 from autograder.report.model import TestResult as CheckResult  # not collected as a test class
+from autograder.report.text import points
 from tests.conftest import ROOT, mutate, reference_source
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
@@ -171,6 +174,8 @@ def test_markdown_snapshot(audience: Audience, name: str) -> None:
     text = render_markdown([mixed_report()], audience)
     expected = SNAPSHOTS / name
     if os.environ.get("UPDATE_SNAPSHOTS"):
+        # A rewritten snapshot equals the output by construction: never in CI.
+        assert not os.environ.get("CI"), "UPDATE_SNAPSHOTS is refused when CI is set"
         expected.write_text(text)
     assert text == expected.read_text()
 
@@ -189,7 +194,11 @@ def test_markdown_renders_student_text_as_plain_text() -> None:
     html = mistune.create_markdown(plugins=["table", "strikethrough", "url"])(ours)
     assert "<script" not in html and "<h1" not in html and "<a " not in html and "<b>" not in html
     # Bold only where the renderer itself writes it (the total row, the feedback headings).
-    assert html.count("<strong>") == ours.count("**") // 2
+    assert re.findall("<strong>(.*?)</strong>", html) == [
+        "Total", "4 / 12", "2 / 9", "Problems with the submission", "💥 error: output shape",
+        "❌ failed: forward: 100%, done", "❌ failed: hidden identity block",
+        "⏱️ timeout: after due date check", "⏱️ timeout: parameter count", "⏭️ skipped: logits",
+        "❌ failed: published-only failure"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt; | **bold** [link](http:" in html
 
 
@@ -310,16 +319,44 @@ def test_github_step_summary_is_appended(tmp_path: Path, graded: dict) -> None:
     assert summary.read_text() == text
 
 
+# The JUnit element a check's status becomes (a passed check has none).
+JUNIT_RESULTS = {"failed": ["failure"], "error": ["error"], "timeout": ["error"],
+                 "skipped": ["skipped"]}
+
+
 def test_report_command_writes_each_format(tmp_path: Path, graded: dict) -> None:
     path = tmp_path / "report.json"
-    path.write_text(graded["reference"].model_dump_json())
+    report = graded["raising"]  # failures, errors and passes, not full marks
+    path.write_text(report.model_dump_json())
     runner = CliRunner()
-    for fmt in ("gradescope", "junit", "markdown"):
+    for fmt, audience in (("gradescope", "student"), ("junit", "student"),
+                          ("markdown", "instructor")):
         out = tmp_path / f"out.{fmt}"
-        result = runner.invoke(main, ["report", str(path), "-f", fmt, "-o", str(out)])
+        result = runner.invoke(main, ["report", str(path), "-f", fmt, "-o", str(out),
+                                      "--audience", audience])
         assert result.exit_code == 0, result.output
-        assert out.read_text()
     jsonschema.validate(json.loads((tmp_path / "out.gradescope").read_text()), results_schema())
+    # Each format read back says what the report says: every check, every task's points.
+    suites = {suite.get("name"): suite.findall("testcase")
+              for suite in ElementTree.parse(tmp_path / "out.junit").getroot().iter("testsuite")}
+    assert list(suites) == [f"{report.submission.id}.{task.name}" for task in report.tasks]
+    for task in report.tasks:  # a student sees the visible checks; the others are folded
+        cases = suites[f"{report.submission.id}.{task.name}"]
+        shown = [t.name for t in task.tests if t.visibility == "visible"]
+        folded = len(task.tests) - len(shown)
+        assert [(c.get("name"), [child.tag for child in c if child.tag in JUNIT_RESULTS])
+                for c in cases] == [(t.name, JUNIT_RESULTS.get(t.status, [])) for t in task.tests
+                                    if t.visibility == "visible"] + (
+            [(f"{folded} check(s) not shown yet", ["skipped"])] if folded else [])
+    markdown = (tmp_path / "out.markdown").read_text()
+    assert markdown.startswith(f"## resnet: {points(report.score)} / {points(report.max_score)} "
+                               "points\n")
+    rows = re.findall(r"^\| (\S+) \| (\S+ / \S+) \| (\S+ / \S+) \|$", markdown, re.MULTILINE)
+    passed = {task.name: sum(t.status == "passed" for t in task.tests) for task in report.tasks}
+    assert rows == [(task.name.replace("_", "\\_"), f"{points(task.score)} / {points(task.max_score)}",
+                     f"{passed[task.name]} / {len(task.tests)}") for task in report.tasks] + [
+        ("**Total**", f"**{points(report.score)} / {points(report.max_score)}**",
+         f"**{sum(passed.values())} / {sum(len(task.tests) for task in report.tasks)}**")]
     both = runner.invoke(main, ["report", str(path), str(path), "-f", "gradescope"])
     assert both.exit_code == 1 and "one report at a time" in both.output
     missing = runner.invoke(main, ["report", str(tmp_path / "nope.json"), "-f", "junit"])

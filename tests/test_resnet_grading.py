@@ -9,7 +9,7 @@ import pytest
 
 from autograder.judge.runner import Judge
 from autograder.validate import Validation
-from tests.conftest import ROOT, assert_full_marks, case_names, failing, statuses
+from tests.conftest import ROOT, assert_full_marks, assert_graded, case_names, failing, statuses
 
 
 def test_reference_gets_full_marks(resnet_judge: Judge) -> None:
@@ -22,10 +22,14 @@ def test_reference_gets_full_marks(resnet_judge: Judge) -> None:
 
 def test_untouched_template_gets_zero(resnet_judge: Judge) -> None:
     report = resnet_judge.grade(ROOT / "student_template" / "resnet")
+    assert_graded(report)
     assert report.task("BasicBlock").score == 0
     assert report.task("ResNet").score == 0
-    feedback = " ".join(failing(report).values())
-    assert "returned a NoneType" in feedback or "no parameters" in feedback
+    problems = failing(report)
+    assert "BasicBlock(8, 8) has no parameters" in problems["test_constructor"]
+    assert problems["test_output_shape[8 to 8 channels, stride 1]"].startswith(
+        "forward returned NoneType, not a tensor")
+    assert "returned a NoneType, not a torch.nn.Module" in problems["test_resnet18_factory"]
 
 
 @pytest.mark.parametrize("case", case_names("resnet", "good"))
