@@ -66,6 +66,11 @@ class AssignmentSpec(BaseModel):
     limits: Limits = Limits()
     hidden_visibility: Visibility = "after_published"
     late: LateSpec = LateSpec()
+    aliases: dict[str, dict[str, str]] = Field(
+        {}, description="other spellings of a symbol's keyword parameters, as "
+        "{symbol: {alias: parameter}} (e.g. Layer: units -> out_features): the reference "
+        "and every variant a student's test runs against accept them too, so a test written "
+        "with either spelling earns the same")
     root: Path = Field(Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -74,6 +79,14 @@ class AssignmentSpec(BaseModel):
         for task in self.tasks:
             if task.file not in known:
                 raise ValueError(f"task {task.name} grades {task.file}, which is not in files")
+        return self
+
+    @model_validator(mode="after")
+    def _aliases_differ(self) -> AssignmentSpec:
+        for symbol, names in self.aliases.items():
+            same = [alias for alias, parameter in names.items() if alias == parameter]
+            if same:
+                raise ValueError(f"aliases of {symbol}: {same[0]} is an alias of itself")
         return self
 
     @property

@@ -53,6 +53,11 @@ class GradingContext(Protocol):
         """The assignment's support.py, imported in the judge (public code, no secret)."""
         ...
 
+    def note(self, text: str) -> None:
+        """Add a remark to the running check's feedback that costs nothing: the check keeps
+        its status (a passed check shows it beside its PASS)."""
+        ...
+
     def grade_student_test(self, task: str, mutant: str) -> None:
         """Grade the student's test ``task`` against the known bug ``mutant``: returns when
         the test passes on the reference and fails on the mutant, else raises CheckFailed."""

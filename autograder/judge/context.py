@@ -94,6 +94,7 @@ class JudgeContext:
         # folder, and a file graded by other means (a student's test) must be the one handed in.
         self.originals = {name: path.read_bytes() for name, path in submission.files.items()
                           if path.is_file()}
+        self.notes: list[str] = []  # of the check running now (the plugin empties it)
 
     def student(self, file: str) -> StudentCode:
         return StudentCode(self.session, self.spec.file(file).module, file, self.seed,
@@ -108,3 +109,6 @@ class JudgeContext:
 
     def grade_student_test(self, task: str, mutant: str) -> None:
         check_student_test(self, task, mutant)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)

@@ -147,7 +147,8 @@ def _empty_folder(folder: Path) -> None:
 
 def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
                 test_module: str, test_file: str, tests: list[str], seed: int,
-                limits: dict[str, float] | None = None) -> dict[str, StudentTestOutcome]:
+                limits: dict[str, float] | None = None,
+                aliases: dict[str, dict[str, str]] | None = None) -> dict[str, StudentTestOutcome]:
     """Run ``tests`` (functions of ``test_file``) against one variant.
 
     ``files`` is all the folder holds; ``modules`` (module name -> file) are imported first,
@@ -155,14 +156,18 @@ def run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[
     one worker; a test that hangs or ends the process costs only itself (the worker is
     killed and the remaining tests get a fresh one). ``limits``: seconds per test, below
     the sandbox's own limit. An outcome's ``seconds`` is measured here, not by the worker.
+    ``aliases``: the assignment's other spellings of parameters, which the variant's
+    modules accept too (see ``AssignmentSpec.aliases``).
     """
     with profiling.timed("student-test variants (one worker each)"):
-        return _run_variant(sandbox, files, modules, test_module, test_file, tests, seed, limits)
+        return _run_variant(sandbox, files, modules, test_module, test_file, tests, seed, limits,
+                            aliases or {})
 
 
 def _run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict[str, str],
                  test_module: str, test_file: str, tests: list[str], seed: int,
-                 limits: dict[str, float] | None) -> dict[str, StudentTestOutcome]:
+                 limits: dict[str, float] | None,
+                 aliases: dict[str, dict[str, str]]) -> dict[str, StudentTestOutcome]:
     results: dict[str, StudentTestOutcome] = {}
     pending = list(tests)
     while pending:
@@ -173,7 +178,8 @@ def _run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict
         try:
             for module, file in modules.items():
                 try:
-                    worker.call("load_module", sandbox.timeout(), name=module, file=file)
+                    worker.call("load_module", sandbox.timeout(), name=module, file=file,
+                                aliases=aliases)
                 except StudentError as exc:  # trusted code that does not import: ours to fix
                     raise RuntimeError(f"the grader's {file} could not be imported: {exc}") from None
             for name in list(pending):
@@ -224,7 +230,7 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
 
     started = time.perf_counter()
     runs = StudentTestRuns(run_variant(sandbox, files(reference), modules, test_module,
-                                       test_file, tests, seed))
+                                       test_file, tests, seed, aliases=spec.aliases))
     passing = {t for t, outcome in runs.reference.items() if outcome.passed}
     limits = {t: max(MIN_MUTANT_SECONDS, MUTANT_SLOWDOWN * runs.reference[t].seconds)
               for t in passing}
@@ -233,7 +239,8 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
         if wanted:
             variant = {**reference, mutated_file(spec, mutant.spec): mutant.source.encode()}
             runs.mutants[mutant.name] = run_variant(sandbox, files(variant), modules,
-                                                    test_module, test_file, wanted, seed, limits)
+                                                    test_module, test_file, wanted, seed, limits,
+                                                    spec.aliases)
     runs.seconds = round(time.perf_counter() - started, 4)
     return runs
 

@@ -24,7 +24,7 @@ import pytest
 from autograder import profiling
 from autograder.checks.remote import StudentCode
 from autograder.judge.context import JudgeContext
-from autograder.judge.outcomes import Outcome, classify
+from autograder.judge.outcomes import Outcome, cap, classify
 from autograder.spec import AssignmentSpec, Visibility
 
 MARKERS = (
@@ -62,6 +62,12 @@ def check_info(item: pytest.Item, task: str, hidden_visibility: Visibility) -> C
                   else "visible" if public else hidden_visibility)
     return CheckInfo(item.nodeid, _display_name(item), task,
                      float(weight_marker.args[0]) if weight_marker else 1.0, visibility, public)
+
+
+def with_notes(outcome: Outcome, notes: list[str]) -> Outcome:
+    """The outcome with the check's notes (``ctx.note``) after its own feedback."""
+    text = "\n".join(part for part in (outcome.feedback, *notes) if part)
+    return Outcome(outcome.status, cap(text), outcome.location)
 
 
 class CheckCollector:
@@ -161,6 +167,7 @@ class JudgePlugin:
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.perf_counter()
+        self.grading.notes = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
@@ -174,7 +181,8 @@ class JudgePlugin:
             if skipped:
                 info.outcome = Outcome("skipped", str(excinfo.value))
             else:
-                info.outcome = classify(excinfo.value if excinfo else None)
+                info.outcome = with_notes(classify(excinfo.value if excinfo else None),
+                                          self.grading.notes)
             info.duration = time.perf_counter() - self._started.get(item.nodeid, time.perf_counter())
             profiling.add(f"check {info.task}: {getattr(item, 'originalname', item.name)}",
                           info.duration)

@@ -7,9 +7,12 @@ Student objects stay in the worker; only plain data (and handles) cross the boun
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
+import types
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,9 +23,38 @@ from autograder.operations.state import WorkerState
 from autograder.seeding import manual_seed
 
 
+def _renaming(function: Callable[..., Any], aliases: dict[str, str]) -> Callable[..., Any]:
+    """``function`` that also takes each alias as a keyword for its parameter (given both,
+    the alias is passed on as it is, and the call fails as it would have)."""
+    @functools.wraps(function)
+    def renamed(*args: Any, **kwargs: Any) -> Any:
+        for alias, parameter in aliases.items():
+            if alias in kwargs and parameter not in kwargs:
+                kwargs[parameter] = kwargs.pop(alias)
+        return function(*args, **kwargs)
+
+    return renamed
+
+
+def accept_aliases(module: types.ModuleType, aliases: dict[str, dict[str, str]]) -> None:
+    """Let the module's symbols take the assignment's other spellings of their keyword
+    parameters (``{"Layer": {"units": "out_features"}}``): a class through its
+    ``__init__``, a function itself. For trusted variants only, never student code."""
+    for symbol, names in aliases.items():
+        target = getattr(module, symbol, None)
+        if inspect.isclass(target):
+            target.__init__ = _renaming(target.__init__, names)
+        elif callable(target):
+            setattr(module, symbol, _renaming(target, names))
+
+
 @operation
-def load_module(state: WorkerState, name: str, file: str) -> dict[str, Any]:
-    """Import a student file under a fixed module name, from the scratch folder only."""
+def load_module(state: WorkerState, name: str, file: str,
+                aliases: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """Import a student file under a fixed module name, from the scratch folder only.
+
+    ``aliases``: for a variant the grader wrote (the reference, a mutant), the other
+    spellings its symbols accept (see :func:`accept_aliases`)."""
     path = state.scratch / file
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -32,6 +64,7 @@ def load_module(state: WorkerState, name: str, file: str) -> dict[str, Any]:
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    accept_aliases(module, aliases or {})
     state.modules[name] = module
     return {"symbols": sorted(k for k in vars(module) if not k.startswith("_"))}
 

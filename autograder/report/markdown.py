@@ -97,6 +97,9 @@ def _task_sections(rv: ReportView) -> list[list[str]]:
         sections.append(lines)
         for test in task.shown:
             if test.status == "passed":
+                if test.feedback:  # a note that cost nothing
+                    sections.append(["", f"**Note: {escape(test.name, MAX_NAME)}**", "",
+                                     quote(test.feedback)])
                 continue
             sections.append(["", f"**{STATUS[test.status]}: {escape(test.name, MAX_NAME)}**"
                                  f"{_where(test)}", "", quote(test.feedback or f"this check {test.status}")])

@@ -26,8 +26,8 @@ BLOCKS = {
 def compare_block(ctx, student, kind, mode):
     in_channels, out_channels, stride = BLOCKS[kind]
     compare_with_reference(
-        ctx, student, "BasicBlock", (in_channels, out_channels), {"stride": stride},
-        build=lambda m: m.BasicBlock(in_channels, out_channels, stride=stride),
+        ctx, student, "BasicBlock", (in_channels, out_channels, stride), {},
+        build=lambda m: m.BasicBlock(in_channels, out_channels, stride),
         input_shape=INPUT, mode=mode, key=f"BasicBlock{BLOCKS[kind]}")
 
 
@@ -52,7 +52,7 @@ def test_channel_change_block(ctx, student):
 
 def test_gradients_reach_every_parameter(ctx, student):
     """Gradients reach every parameter of a stride-2 block"""
-    block = student.build("BasicBlock", 16, 32, stride=2)
+    block = student.build("BasicBlock", 16, 32, 2)
     result = block.forward(random_input(INPUT, ctx.seed), mode="train", backward=True)
     missing = [name for name, grad in result["grads"].items()
                if grad is None or not torch.any(grad != 0)]
@@ -68,7 +68,7 @@ def _traced_block(student, kind):
     """The block's layers with parameters, in the order they run (in registration order
     when its forward pass fails)."""
     in_channels, out_channels, stride = BLOCKS[kind]
-    args, kwargs = (in_channels, out_channels), {"stride": stride}
+    args, kwargs = (in_channels, out_channels, stride), {}
     try:
         _, trace = build_traced(student, "BasicBlock", args, kwargs, INPUT, shared=True)
     except StudentError:

@@ -8,23 +8,44 @@ from autograder.checks import CheckFailed, build_traced, random_input
 pytestmark = pytest.mark.task("BasicBlock")
 
 
-def test_constructor(student):
+# The exercise's names; seed 000 and kuangliu/pytorch-cifar say `planes`, torchvision
+# `inplanes`. Every check passes the three positionally, so any names earn the same.
+EXERCISE_NAMES = ["in_channels", "out_channels", "stride"]
+POSITIONAL = ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")
+
+
+def test_constructor(ctx, student):
     """BasicBlock is an nn.Module built as BasicBlock(in_channels, out_channels, stride=1)"""
     info = student.describe("BasicBlock")
     if not info["exists"]:
         raise CheckFailed("resnet.py defines no class BasicBlock")
     if not info["is_module_class"]:
         raise CheckFailed("BasicBlock must be a class that subclasses torch.nn.Module")
-    names = [p["name"] for p in info["parameters"] or []]
-    if names[:3] != ["in_channels", "out_channels", "stride"]:
-        raise CheckFailed(f"BasicBlock's constructor takes ({', '.join(names)}); it must take "
-                          "(in_channels, out_channels, stride=1)")
-    stride = info["parameters"][2]
-    if stride["default"] != "1":
-        raise CheckFailed("the stride argument of BasicBlock must default to 1")
+    parameters = info["parameters"] or []
+    takes = f"BasicBlock's constructor takes ({', '.join(p['name'] for p in parameters)})"
+    positional = [p for p in parameters if p["kind"] in POSITIONAL]
+    needed = [p["name"] for p in positional[3:] if p["default"] is None]
+    needed += [p["name"] for p in parameters if p["kind"] == "KEYWORD_ONLY" and p["default"] is None]
+    if needed:
+        raise CheckFailed(f"{takes}: it also needs `{needed[0]}`, so BasicBlock(in_channels, "
+                          f"out_channels, stride=1) cannot build it; give `{needed[0]}` a "
+                          "default or leave it out")
+    if not any(p["kind"] == "VAR_POSITIONAL" for p in parameters):
+        if len(positional) < 3:
+            raise CheckFailed(f"{takes}; it must take (in_channels, out_channels, stride=1): "
+                              "the input channels, the output channels and the stride, in "
+                              "that order")
+        if positional[2]["default"] != "1":
+            raise CheckFailed(f"the stride argument of BasicBlock (`{positional[2]['name']}`, "
+                              "its third) must default to 1")
     block = student.build("BasicBlock", 8, 8)
     if not block.count_parameters()["total"]:
         raise CheckFailed(f"{block.call} has no parameters: create its layers in __init__")
+    names = [p["name"] for p in positional[:3]]
+    if len(names) == 3 and names != EXERCISE_NAMES:
+        ctx.note(f"note: your constructor names its parameters ({', '.join(names)}); the "
+                 "exercise calls them (in_channels, out_channels, stride). That costs nothing: "
+                 "the grader passes them in this order, by position.")
 
 
 @pytest.mark.parametrize("in_channels, out_channels, stride, expected", [
@@ -33,7 +54,7 @@ def test_constructor(student):
 ], ids=["8 to 8 channels, stride 1", "8 to 16 channels, stride 2"])
 def test_output_shape(student, in_channels, out_channels, stride, expected):
     """A block keeps the size at stride 1 and halves it at stride 2"""
-    block = student.build("BasicBlock", in_channels, out_channels, stride=stride)
+    block = student.build("BasicBlock", in_channels, out_channels, stride)
     shape = tuple(block.output_shape((2, in_channels, 8, 8)))
     if shape != expected:
         raise CheckFailed(f"{block.call} maps an input of shape (2, {in_channels}, 8, 8) to "
@@ -45,8 +66,8 @@ def test_output_shape(student, in_channels, out_channels, stride, expected):
 
 def _convolutions(student, in_channels, out_channels, stride, shape):
     """The student's block and its 3x3 convolutions, in the order they run."""
-    block, trace = build_traced(student, "BasicBlock", (in_channels, out_channels),
-                                {"stride": stride}, shape)
+    block, trace = build_traced(student, "BasicBlock", (in_channels, out_channels, stride),
+                                {}, shape)
     return block, [leaf for leaf in trace if leaf["kind"] == "Conv2d"
                    and leaf["config"].get("kernel_size") == [3, 3]]
 
@@ -83,7 +104,7 @@ def test_shortcut_added_before_the_final_relu(student):
     # Every weight zero and every BatchNorm shift -1 make the main path -1 everywhere, so a
     # correct identity block in eval mode returns relu(x - 1), whatever its layers are named.
     shape = (2, 8, 6, 6)
-    _, trace = build_traced(student, "BasicBlock", (8, 8), {"stride": 1}, shape)
+    _, trace = build_traced(student, "BasicBlock", (8, 8, 1), {}, shape)
     shifts = {f"{leaf['name']}.bias": torch.full((8,), -1.0) for leaf in trace
               if leaf["kind"] == "BatchNorm2d"}
     if not shifts:
