@@ -294,6 +294,7 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
 
     prestart_zygote()
     from autograder import api
+    from autograder.fileio import write_atomic
     from autograder.report.text import check_output
     from autograder.report.untrusted import guard_for_ci
 
@@ -301,7 +302,7 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
     click.echo(guard_for_ci(check_output(result.report, result.hidden_points)))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        api.atomic_write(output, result.report.model_dump_json(indent=2))
+        write_atomic(output, result.report.model_dump_json(indent=2))
     if fail_under is not None:
         tests = [t for task in result.report.tasks for t in task.tests]
         passed = sum(t.status == "passed" for t in tests)

@@ -117,6 +117,12 @@ def test_the_students_copy_runs_public_checks(student_copy: Path, tmp_path: Path
     assert result.returncode == 0, result.stdout + result.stderr
     assert "public checks pass" in result.stdout
     assert "Hidden checks worth 27.23 more points" in result.stdout
+    # The published bugs that give students' tests public feedback come with the copy on
+    # purpose (support.py: public by design); the hidden mutants stay out (mutants.toml).
+    assert "PASS    Your test catches the published bug 'the block forgets the shortcut'" \
+        in result.stdout
+    support = (student_copy / "assignments" / "resnet" / "support.py").read_text()
+    assert "class BlockWithoutShortcut(BasicBlock):" in support
 
 
 def test_packaging_again_replaces_only_a_students_copy(student_copy: Path, tmp_path: Path) -> None:

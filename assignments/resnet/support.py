@@ -6,6 +6,7 @@ file of this folder; it holds nothing secret (students may read it).
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
 
@@ -24,3 +25,23 @@ class BasicBlock(TorchvisionBasicBlock):
             nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
             nn.BatchNorm2d(out_channels)) if projects else None
         super().__init__(in_channels, out_channels, stride, downsample)
+
+
+# Published bugs: public feedback on the tests students write (checks/public) runs a student's
+# test on BasicBlock above (a correct block) and on one of these (a broken one). The hidden
+# checks grade the tests by bugs that stay unseen; these two are shown on purpose.
+
+class BlockWithoutShortcut(BasicBlock):
+    """The block forgets the shortcut: relu of the main path alone, the input never added."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        main_path = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(main_path)
+
+
+class BlockStuckInTrainMode(BasicBlock):
+    """The block ignores .eval(): its BatchNorm always normalises with the batch's statistics."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.train()
+        return super().forward(x)

@@ -34,7 +34,12 @@ from autograder.checks.parameters import (
 )
 from autograder.checks.remote import RemoteModule, RemoteObject, StudentCode, call_text
 from autograder.checks.structure import Match, describe, match_structure
-from autograder.checks.student_tests import check_student_test, mutant_names
+from autograder.checks.student_tests import (
+    check_student_test,
+    check_test_catches_published_bug,
+    check_test_passes_on_stand_in,
+    mutant_names,
+)
 from autograder.operations.introspect import loss_weights, trace_forward
 from autograder.sandbox.client import StudentError
 
@@ -42,6 +47,7 @@ __all__ = [
     "CheckFailed", "GradingContext", "JudgeCacheLike", "Match", "MutantLike", "Raised",
     "ReferenceRun", "RemoteModule", "RemoteObject", "StudentCode", "StudentError",
     "assert_tensors_close", "assign_or_fail", "build_traced", "call_text", "check_student_test",
+    "check_test_catches_published_bug", "check_test_passes_on_stand_in",
     "compare_with_reference", "describe", "difference_summary", "explain_structure",
     "forward_backward", "known_bug_hints", "known_bugs_like", "loss_weights", "match_structure",
     "mutant_names", "output_shape", "random_input", "registered_leaves", "require_parameter",

@@ -53,6 +53,15 @@ class GradingContext(Protocol):
         """The assignment's support.py, imported in the judge (public code, no secret)."""
         ...
 
+    def grade_test_on_stand_in(self, task: str, solution: dict[str, str],
+                               bug: dict[str, str] | None = None, described: str = "",
+                               hint: str = "") -> None:
+        """Public feedback on the student's test ``task``, from stand-ins made of the support
+        code: without ``bug``, returns when the test passes on ``solution``; with it, when the
+        test also fails on ``bug`` (``described`` and ``hint``: what feedback says of it);
+        else raises CheckFailed."""
+        ...
+
     def note(self, text: str) -> None:
         """Add a remark to the running check's feedback that costs nothing: the check keeps
         its status (a passed check shows it beside its PASS)."""

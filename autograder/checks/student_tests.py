@@ -19,6 +19,21 @@ def check_student_test(ctx: GradingContext, task: str, mutant: str) -> None:
     ctx.grade_student_test(task, mutant)
 
 
+def check_test_passes_on_stand_in(ctx: GradingContext, task: str, solution: dict[str, str]) -> None:
+    """Public feedback: the student's test ``task`` runs and passes when the module it tests
+    is the assignment's support code with ``solution`` bound (module symbol -> support
+    symbol, e.g. ``{"Block": "Block"}``: a correct one, public)."""
+    ctx.grade_test_on_stand_in(task, solution)
+
+
+def check_test_catches_published_bug(ctx: GradingContext, task: str, solution: dict[str, str],
+                                     bug: dict[str, str], described: str, hint: str = "") -> None:
+    """Public feedback: the student's test ``task``, passing on ``solution``, fails on the
+    published bug ``bug`` (support symbols as for ``solution``); ``described``: the bug in
+    a student's words ("the block forgets the shortcut"); ``hint``: how a test catches it."""
+    ctx.grade_test_on_stand_in(task, solution, bug, described, hint)
+
+
 def mutant_names(assignment_root: Path | str, task: str) -> list[str]:
     """Names of the mutants that grade ``task``, read when checks are collected (a check
     file parametrizes over them: one check per mutant)."""

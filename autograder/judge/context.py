@@ -21,6 +21,7 @@ from autograder import profiling
 from autograder.checks.remote import StudentCode
 from autograder.ingest import Submission
 from autograder.judge.mutation import check_student_test
+from autograder.judge.public_tests import check_catches_bug, check_passes_on_solution
 from autograder.judge.variants import Mutant, load_mutants, load_reference
 from autograder.operations.state import SUPPORT_MODULE
 from autograder.sandbox.session import StudentSession
@@ -109,6 +110,14 @@ class JudgeContext:
 
     def grade_student_test(self, task: str, mutant: str) -> None:
         check_student_test(self, task, mutant)
+
+    def grade_test_on_stand_in(self, task: str, solution: dict[str, str],
+                               bug: dict[str, str] | None = None, described: str = "",
+                               hint: str = "") -> None:
+        if bug is None:
+            check_passes_on_solution(self, task, solution)
+        else:
+            check_catches_bug(self, task, solution, bug, described, hint)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

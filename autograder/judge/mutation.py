@@ -245,7 +245,8 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
     return runs
 
 
-def _sandbox(ctx: Any) -> VariantSandbox:
+def variant_sandbox(ctx: Any) -> VariantSandbox:
+    """Where the variants of one submission's grading run."""
     session = ctx.session
     # Next to the submission's own folder (both inside the grading run's private workspace),
     # so it goes when the workspace goes.
@@ -262,7 +263,7 @@ def runs_key(test_file: str, test_source: bytes, seed: int) -> str:
 def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
     source = ctx.originals[test_file]
     return ctx.cache.get(runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
-        ctx.spec, ctx.cache.mutants(), _sandbox(ctx), test_file, source, ctx.seed))
+        ctx.spec, ctx.cache.mutants(), variant_sandbox(ctx), test_file, source, ctx.seed))
 
 
 def mutant_names(assignment_root: Path | str, task: str) -> list[str]:
@@ -351,10 +352,13 @@ def _subject(ctx: Any, task: str) -> str:
     return next(iter(symbols)) if len(symbols) == 1 else "solution"
 
 
-def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome,
-                      test_file: str) -> BaseException:
-    """Why a test that does not pass against the reference earns nothing."""
-    correct = f"a correct {_subject(ctx, task)}"
+def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome, test_file: str,
+                      subject: str | None = None, public: bool = False) -> BaseException:
+    """Why a test that does not pass against the reference earns nothing. ``subject``: how
+    the code it ran against is named (default: "a correct <the symbol its mutants change>");
+    ``public``: that code is public (a support stand-in), so what the test raised is shown
+    as it is, since it cannot carry secret source."""
+    correct = subject or f"a correct {_subject(ctx, task)}"
     def_line = (test_file, outcome.line) if outcome.line else None
     if outcome.status == "missing":
         return CheckFailed(f"{test_file} defines no function `{task}`: keep the test's name as "
@@ -371,6 +375,8 @@ def reference_failure(ctx: Any, task: str, outcome: StudentTestOutcome,
                            "checks nothing", def_line)
     test_source = ctx.originals.get(test_file, b"").decode("utf-8", "replace")
     what = safe_error_text(outcome, test_source, task)
+    if public and outcome.type and not outcome.fault and outcome.status != "failed":
+        what = f"{outcome.type}: {outcome.message}" if outcome.message else outcome.type
     where, location = _where(outcome, test_file, test_source)
     if outcome.status == "import_error":
         return CheckFailed(f"{test_file} could not be imported: {what}{where}", location)
