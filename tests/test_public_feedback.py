@@ -19,8 +19,8 @@ EXAMPLES = ROOT / "examples" / "resnet"
 REFERENCE = ROOT / "reference" / "resnet"
 RESIDUAL, BATCHNORM = "test_residual_addition_happens", "test_batchnorm_train_vs_eval"
 PASSES = "Your test runs and passes on a correct BasicBlock"
-CATCHES = {RESIDUAL: "Your test catches the published bug 'the block forgets the shortcut'",
-           BATCHNORM: "Your test catches the published bug 'the block ignores .eval()'"}
+CATCHES = {RESIDUAL: "Your test catches the published bug [the block forgets the shortcut]",
+           BATCHNORM: "Your test catches the published bug [the block ignores .eval()]"}
 
 
 def test_a_buggy_block_fails_a_public_check_with_its_hint_and_fails_ci() -> None:
@@ -34,7 +34,7 @@ def test_a_buggy_block_fails_a_public_check_with_its_hint_and_fails_ci() -> None
     assert "under --fail-under 100" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     # the test tasks get public feedback too (its tests are fine: they pass it)
-    assert "PASS    Your test catches the published bug 'the block forgets the shortcut'" \
+    assert "PASS    Your test catches the published bug [the block forgets the shortcut]" \
         in result.stdout
 
     lenient = run("check", str(EXAMPLES / "buggy_student"), "--fail-under", "50")

@@ -119,7 +119,7 @@ def test_the_students_copy_runs_public_checks(student_copy: Path, tmp_path: Path
     assert "Hidden checks worth 27.23 more points" in result.stdout
     # The published bugs that give students' tests public feedback come with the copy on
     # purpose (support.py: public by design); the hidden mutants stay out (mutants.toml).
-    assert "PASS    Your test catches the published bug 'the block forgets the shortcut'" \
+    assert "PASS    Your test catches the published bug [the block forgets the shortcut]" \
         in result.stdout
     support = (student_copy / "assignments" / "resnet" / "support.py").read_text()
     assert "class BlockWithoutShortcut(BasicBlock):" in support

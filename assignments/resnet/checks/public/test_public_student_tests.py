@@ -23,27 +23,29 @@ def test_residual_test_passes_on_a_correct_block(ctx):
     check_test_passes_on_stand_in(ctx, RESIDUAL, CORRECT)
 
 
-@pytest.mark.task(RESIDUAL)
-def test_residual_test_catches_the_published_bug(ctx):
-    """Your test catches the published bug 'the block forgets the shortcut'"""
-    check_test_catches_published_bug(ctx, RESIDUAL, CORRECT, {"BasicBlock": "BlockWithoutShortcut"},
-                                     "the block forgets the shortcut (it returns relu of the "
-                                     "main path alone)",
-                                     "zero the convolution weights and compare the output with "
-                                     "relu(input), as the exercise's steps say")
-
-
 @pytest.mark.task(BATCHNORM)
 def test_batchnorm_test_passes_on_a_correct_block(ctx):
     """Your test runs and passes on a correct BasicBlock"""
     check_test_passes_on_stand_in(ctx, BATCHNORM, CORRECT)
 
 
-@pytest.mark.task(BATCHNORM)
-def test_batchnorm_test_catches_the_published_bug(ctx):
-    """Your test catches the published bug 'the block ignores .eval()'"""
-    check_test_catches_published_bug(ctx, BATCHNORM, CORRECT, {"BasicBlock": "BlockStuckInTrainMode"},
-                                     "the block ignores .eval() (its BatchNorm always uses the "
-                                     "batch's statistics)",
-                                     "run the same input in train mode and in eval mode and "
-                                     "assert that the outputs differ")
+# One published bug per test (the check's name shows it): task, support symbol, the bug in
+# full, and how a test catches it.
+PUBLISHED = [
+    pytest.param(RESIDUAL, "BlockWithoutShortcut",
+                 "the block forgets the shortcut (it returns relu of the main path alone)",
+                 "zero the convolution weights and compare the output with relu(input), as "
+                 "the exercise's steps say",
+                 marks=pytest.mark.task(RESIDUAL), id="the block forgets the shortcut"),
+    pytest.param(BATCHNORM, "BlockStuckInTrainMode",
+                 "the block ignores .eval() (its BatchNorm always uses the batch's statistics)",
+                 "run the same input in train mode and in eval mode and assert that the "
+                 "outputs differ",
+                 marks=pytest.mark.task(BATCHNORM), id="the block ignores .eval()"),
+]
+
+
+@pytest.mark.parametrize("task, bug, described, hint", PUBLISHED)
+def test_catches_the_published_bug(ctx, task, bug, described, hint):
+    """Your test catches the published bug"""
+    check_test_catches_published_bug(ctx, task, CORRECT, {"BasicBlock": bug}, described, hint)
