@@ -72,6 +72,7 @@ BAD_CASE_FEEDBACK = {
     "kaiming_fan_in": {"test_kaiming_initialisation": "mode='fan_in'"},
     "batchnorm_weight_zero": {"test_batchnorm_initialisation": "weight must start at 1"},
     "head_ignores_num_classes": {"test_output_shapes": "expected (2, 10)"},
+    "constructor_needs_fourth_argument": {"test_constructor": "it also needs `norm_layer`"},
 }
 
 

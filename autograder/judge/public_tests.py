@@ -100,7 +100,9 @@ def check_catches_bug(ctx: Any, task: str, solution: dict[str, str], bug: dict[s
     student's words), having passed on ``solution``; ``hint``: how a test can catch it."""
     subject = _subject(solution)
     correct = _on_solution(ctx, task, solution)
-    if correct.markers or not correct.passed:
+    if correct.markers:
+        raise not_run_by_pytest(task, correct, ctx.spec.task(task).file)
+    if not correct.passed:
         raise CheckFailed(f"first your test must pass on a correct {subject} (see the check "
                           "above): until it does, failing on a broken one proves nothing")
     limits = {task: max(MIN_MUTANT_SECONDS, MUTANT_SLOWDOWN * correct.seconds)}
