@@ -349,6 +349,7 @@ def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default
                     ) -> GradebookExport:
     """Write the reports in ``paths`` (files or folders of them, or autograder gradebooks:
     ``*.sqlite``) into an nbgrader gradebook."""
+    from autograder.gradebook.exports import refuse_partial_results
     from autograder.gradebook.store import Gradebook, latest_results
     from autograder.report.nbgrader_gradebook import export_reports, load_reports
     from autograder.report.partial import refuse_partial
@@ -357,10 +358,12 @@ def export_nbgrader(paths: list[Path], db: str | Path, course_id: str = "default
     reports = []
     for book_path in books:
         with Gradebook(book_path, create=False) as book:
-            reports += [result.report for result in latest_results(book)]
+            results = list(latest_results(book))
+        # a gradebook prefers a submission's whole result, but holds only a partial one
+        # when every run of it was `grade -t`
+        refuse_partial_results(results, "nbgrader")
+        reports += [result.report for result in results]
     rest = [p for p in paths if Path(p) not in books]
     files = load_reports(rest) if rest or not reports else []
-    # a gradebook prefers a submission's whole result, but holds only a partial one when
-    # every run of it was `grade -t`: refused like a partial report file
-    refuse_partial(reports + files, "the nbgrader export")
+    refuse_partial(files, "the nbgrader export")
     return export_reports(reports + files, db, course_id)

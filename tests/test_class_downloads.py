@@ -144,7 +144,7 @@ def test_gradescope_export_and_late_penalties(tmp_path: Path) -> None:
     refused = run("export", "nbgrader", "--db", str(tmp_path / "refused.db"),
                   str(out / "gradebook.sqlite"))
     assert refused.returncode == 1
-    assert "3 report(s) are partial (grade --task)" in refused.stderr
+    assert "3 result(s) cover some tasks only (grade -t)" in refused.stderr
     assert "Traceback" not in refused.stderr
 
     # nbgrader's own model: raw grades, the penalty per submitted notebook, the LMS's time

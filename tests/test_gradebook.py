@@ -296,5 +296,16 @@ def test_nbgrader_export_reads_the_gradebook(graded_class, tmp_path):
     from autograder import api
 
     _, out, kinds = graded_class
-    export = api.export_nbgrader([out / "gradebook.sqlite"], tmp_path / "nbgrader.db")
+    # the class was graded with -t: nbgrader wants whole grades, so the CLI refuses
+    result = run_cli([sys.executable, "-m", "autograder", "export", "nbgrader", "--db",
+                      str(tmp_path / "refused.db"), str(out / "gradebook.sqlite")])
+    assert result.returncode == 1, result.stderr
+    assert "12 result(s) cover some tasks only (grade -t)" in result.stderr
+    assert "exporting totals to nbgrader" in result.stderr
+    assert not (tmp_path / "refused.db").exists()
+    whole = tmp_path / "whole.sqlite"
+    shutil.copy(out / "gradebook.sqlite", whole)
+    with sqlite3.connect(whole) as db:  # the same results, as if every task were graded
+        db.execute("UPDATE results SET scope=''")
+    export = api.export_nbgrader([whole], tmp_path / "nbgrader.db")
     assert sorted(export.students) == sorted(kinds) and export.created == 12

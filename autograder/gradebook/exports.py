@@ -40,6 +40,14 @@ def _status(result: Result) -> str:
     return f"{result.status} (tasks: {result.scope})" if result.scope else result.status
 
 
+def refuse_partial_results(results: list[Result], where: str) -> None:
+    """Totals go out whole only: one line naming a result of some tasks only."""
+    partial = [r.submission_id for r in results if r.scope]
+    if partial:
+        raise UserError(f"{len(partial)} result(s) cover some tasks only (grade -t), for example "
+                        f"{partial[0]}: grade every task before exporting totals to {where}")
+
+
 def export_csv(book: Gradebook, assignment: str | None = None) -> str:
     """One row per student: id, each task's score, total, max score, status, graded at."""
     assignment, results = _results(book, assignment)
@@ -63,10 +71,7 @@ def export_canvas(book: Gradebook, assignment: str | None = None,
     """The Canvas gradebook import file of one assignment's totals. ``column``: the Canvas
     assignment column (``Name (id)`` to update an existing one; default: the assignment)."""
     assignment, results = _results(book, assignment)
-    partial = [r.submission_id for r in results if r.scope]
-    if partial:
-        raise UserError(f"{len(partial)} result(s) cover some tasks only (grade -t), for example "
-                        f"{partial[0]}: grade every task before exporting totals to Canvas")
+    refuse_partial_results(results, "Canvas")
     top = max(r.max_score for r in results)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
