@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from autograder import packaging
 from autograder.errors import UserError
 from autograder.fileio import write_atomic
-from autograder.judge.runner import Judge, failure_report
+from autograder.judge.runner import Judge, failure_report, preload_checks
 from autograder.layouts import collect_submissions, identify
 from autograder.packaging import build_package
 from autograder.report.model import Report
@@ -154,6 +154,7 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
         return reports
     zygote = new_zygote()
     try:
+        preload_checks(spec)  # while the zygote imports torch, on the other core
         zygote.wait_ready()
         # Judges are forked from this process (trusted, torch imported, no ops run yet);
         # they share one zygote, which alone forks the workers that run student code. Each

@@ -175,15 +175,30 @@ def hidden_checks_present(spec: AssignmentSpec) -> bool:
     return (spec.checks_dir / "hidden").is_dir()
 
 
-def hidden_weights(spec: AssignmentSpec) -> dict[str, float]:
-    """The total weight of each task's hidden checks, from collecting them (nothing runs)."""
+def _collect(spec: AssignmentSpec, folder: Path) -> tuple[CheckCollector, pytest.ExitCode | int]:
+    """Collect the checks in ``folder`` without running them."""
     collector = CheckCollector(spec)
     with _isolated_pytest_env():
         exit_code = pytest.main(
-            [str(spec.checks_dir / "hidden"), "--collect-only", "-c", str(PYTEST_INI),
+            [str(folder), "--collect-only", "-c", str(PYTEST_INI),
              "--rootdir", str(spec.root), "--noconftest", "--import-mode=importlib",
              "--strict-markers", *(f"-pno:{name}" for name in _UNUSED_PLUGINS)],
             plugins=[collector])
+    return collector, exit_code
+
+
+def preload_checks(spec: AssignmentSpec) -> None:
+    """Collect every check once in this (trusted) process, so that the judges forked from it
+    inherit what the checks import (torchvision, pytest's own modules) instead of each
+    importing it on its first submission. What collection finds is not used here: each judge
+    collects again and reports any problem in its reports."""
+    with profiling.timed("check preload (before the judges fork)"):
+        _collect(spec, spec.checks_dir)
+
+
+def hidden_weights(spec: AssignmentSpec) -> dict[str, float]:
+    """The total weight of each task's hidden checks, from collecting them (nothing runs)."""
+    collector, exit_code = _collect(spec, spec.checks_dir / "hidden")
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) or collector.errors:
         problems = "; ".join(collector.errors) or f"pytest exit status {int(exit_code)}"
         raise UserError(f"the hidden checks of {spec.name} could not be collected: {problems}")
