@@ -11,6 +11,7 @@ errors allowed. Output is counted and capped so a cell printing 100 MB costs not
 
 from __future__ import annotations
 
+import functools
 import json
 import linecache
 import signal
@@ -20,8 +21,6 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
-
-from IPython.core.inputtransformer2 import TransformerManager
 
 # Magics whose code still runs (once); every other magic and shell command is ignored.
 _RUNNING_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
@@ -49,13 +48,19 @@ def read_code_cells(path: Path) -> list[str]:
     return code_cells(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-_transformer = TransformerManager()
+@functools.cache
+def _transformer() -> Any:
+    """IPython's own cell transformer, imported on first use (the judge needs it only for a
+    notebook reference; the zygote preloads it for the workers)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
 
 
 def to_python(source: str) -> str:
     """IPython syntax (magics, shell escapes, ``obj?``) as plain Python calling get_ipython()."""
     try:
-        return _transformer.transform_cell(source)
+        return _transformer().transform_cell(source)
     except Exception:  # leave it to compile() to report what is wrong
         return source
 

@@ -32,12 +32,13 @@ def _warm_up() -> None:
     from torch import nn
 
     from autograder import seeding
-    from autograder.operations import models
+    from autograder.operations import cells, models
     from autograder.operations.introspect import trace_forward
     from autograder.sandbox.limits import landlock_abi
 
     landlock_abi()  # loads libc through ctypes once, here, not in every worker
     seeding.manual_seed(0)  # asks torch once whether there is an accelerator to seed too
+    cells.to_python("x = 1")  # imports IPython's cell transformer, for notebooks
     worker.readable_roots([])  # and fills sysconfig's caches
 
     torch.set_num_threads(1)
