@@ -21,12 +21,23 @@ class Profile:
         self.path = Path(path)
         self.seconds: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
+        self.pid = os.getpid()
+
+    def _own(self) -> None:
+        """A forked judge starts its record empty: what its parent timed before the fork is
+        the parent's to report, once."""
+        if self.pid != os.getpid():
+            self.pid = os.getpid()
+            self.seconds.clear()
+            self.counts.clear()
 
     def add(self, phase: str, seconds: float) -> None:
+        self._own()
         self.seconds[phase] += seconds
         self.counts[phase] += 1
 
     def flush(self, submission: str) -> None:
+        self._own()
         line = json.dumps({"submission": submission, "pid": os.getpid(),
                            "phases": {p: [s, self.counts[p]] for p, s in self.seconds.items()}})
         with open(self.path, "a") as out:  # one short append per submission: lines stay whole
