@@ -13,4 +13,5 @@ fi
 # Every assignment grades what it claims: reference full marks, template nothing, every
 # mutant caught, no hidden check that can never fail.
 .venv/bin/autograder validate --all
-.venv/bin/python -m pytest "$@"
+# -rs: each skip says why (a skip is never silent).
+.venv/bin/python -m pytest -rs "$@"

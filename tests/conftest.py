@@ -3,6 +3,7 @@ one validation of resnet (reference, template, mutants, known-good and known-bad
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,10 +13,13 @@ from autograder import api
 from autograder.judge.outcomes import GRADER_PROBLEM
 from autograder.judge.runner import Judge
 from autograder.report.model import Report, TestResult
+from autograder.sandbox.limits import landlock_abi
 from autograder.spec import load_assignment
 from autograder.validate import Validation
 
 ROOT = Path(__file__).resolve().parents[1]
+# Set in CI, whose kernel has Landlock: a test that needs it fails there instead of skipping.
+REQUIRE_LANDLOCK = os.environ.get("AUTOGRADER_REQUIRE_LANDLOCK") == "1"
 REFERENCE_RESNET = ROOT / "reference" / "resnet" / "resnet.py"
 
 
@@ -98,3 +102,14 @@ def assert_full_marks(report: Report, task: str | None = None) -> None:
     result = report.task(task) if task else report
     assert all(t.status == "passed" for t in _checks(report, task)), failing(report)
     assert result.score == result.max_score > 0, (result.score, result.max_score)
+
+
+def require_landlock(abi: int, what: str) -> None:
+    """Skip the rest of a test on a kernel whose Landlock ABI is below ``abi`` (``what``:
+    the Landlock feature it proves); with AUTOGRADER_REQUIRE_LANDLOCK=1, fail instead."""
+    if landlock_abi() >= abi:
+        return
+    reason = f"needs Landlock ABI {abi} ({what}); this kernel has ABI {landlock_abi()}"
+    if REQUIRE_LANDLOCK:
+        pytest.fail(f"{reason}, and AUTOGRADER_REQUIRE_LANDLOCK=1")
+    pytest.skip(reason)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from autograder.sandbox.client import StudentError, Zygote
-from autograder.sandbox.limits import Limits, landlock_abi
+from autograder.sandbox.limits import Limits
 from autograder.sandbox.session import StudentSession
 from autograder.spec import assignment_names, load_assignment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_landlock
 
 PACKAGE = ROOT / "autograder"
 
@@ -250,9 +250,9 @@ def test_support_objects_and_student_functions(zygote, tmp_path: Path) -> None:
         session.close()
 
 
-@pytest.mark.skipif(landlock_abi() == 0, reason="the kernel has no Landlock")
 def test_a_worker_reads_its_support_file_and_nothing_else_of_the_assignment(zygote,
                                                                             tmp_path) -> None:
+    require_landlock(1, "a filesystem confined to the worker's files")
     spec = load_assignment("resnet")
     (tmp_path / "support.py").write_bytes(b"")  # never used: the assignment's own is
     session = _session(zygote, tmp_path, STUDENT, spec.support_file)

@@ -23,9 +23,9 @@ from autograder.judge.mutation import StudentTestOutcome, safe_error_text
 from autograder.judge.runner import Judge
 from autograder.report import model
 from autograder.report.model import Report
-from autograder.sandbox.limits import Limits, landlock_abi
+from autograder.sandbox.limits import Limits
 from autograder.validate import Validation
-from tests.conftest import ROOT, assert_full_marks, assert_graded, case_names
+from tests.conftest import ROOT, assert_full_marks, assert_graded, case_names, require_landlock
 
 RESIDUAL = "test_residual_addition_happens"
 BATCHNORM = "test_batchnorm_train_vs_eval"
@@ -265,8 +265,8 @@ def test_hook_helper_works_in_student_tests(reports: dict[str, Report]) -> None:
 def test_a_test_cannot_carry_state_from_one_variant_to_the_next(reports: dict[str, Report]) -> None:
     report = reports["hooks_and_memory"]
     assert report.task(BATCHNORM).score == 0
-    if landlock_abi():  # nothing outside the emptied folder is writable
-        assert "passes against every broken BasicBlock too" in feedback(report, BATCHNORM)
+    require_landlock(1, "nothing outside the emptied folder is writable")
+    assert "passes against every broken BasicBlock too" in feedback(report, BATCHNORM)
 
 
 @pytest.mark.parametrize("task", [RESIDUAL, BATCHNORM])
@@ -351,8 +351,8 @@ def test_encoded_leaks_and_limit_probes_earn_nothing(reports: dict[str, Report])
     assert "ValueError (at test_resnet.py" in text
 
 
-@pytest.mark.skipif(not landlock_abi(), reason="needs Landlock to hide the reference")
 def test_a_test_cannot_read_the_reference(reports: dict[str, Report]) -> None:
+    require_landlock(1, "the reference hidden from a student's test")
     report = reports["leak_assert"]
     assert report.task(BATCHNORM).score == 0
     assert "PermissionError" in feedback(report, BATCHNORM)
