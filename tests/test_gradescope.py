@@ -54,6 +54,23 @@ def _unpack(package: Path, root: Path, files: dict[str, Path]) -> Path:
     return root
 
 
+def _install_zipped_grader(root: Path) -> Path:
+    """The zip's grader installed by setup.sh's own install line, as far as this offline
+    machine allows: into a folder of its own (``--target``) with this interpreter's pip, and
+    without dependencies (torch cannot be downloaded here; this interpreter has it). A
+    fresh venv that borrowed torch from elsewhere would not do: Landlock lets workers read
+    only their own installation. Returns the folder to put first on PYTHONPATH."""
+    setup = (root / "source" / "setup.sh").read_text()
+    [install] = [line for line in setup.splitlines()
+                 if line.startswith("/autograder/venv/bin/pip install /autograder/source/grader")]
+    target = root / "grader-installed"
+    command = [sys.executable, "-m", "pip", *install.replace("/autograder", str(root)).split()[1:],
+               "--target", str(target), "--no-deps", "--quiet"]
+    installed = subprocess.run(command, timeout=300, capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return target
+
+
 def test_run_autograder_for_real(package: Path, tmp_path: Path) -> None:
     reference = ROOT / "reference" / "resnet"
     roots = {
@@ -64,11 +81,19 @@ def test_run_autograder_for_real(package: Path, tmp_path: Path) -> None:
             "my_work/resnet.py": EXAMPLES / "buggy_student" / "resnet.py",
             "my_work/test_resnet.py": EXAMPLES / "buggy_student" / "test_resnet.py"}),
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOGRADER", "PYTEST"))}
+    # The zip's own package, installed once and shared; never this checkout's.
+    installed = _install_zipped_grader(roots["reference"])
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AUTOGRADER", "PYTEST", "PYTHON"))}
+    env.update(PYTHONPATH=str(installed), AUTOGRADER_PYTHON=sys.executable)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import autograder.gradescope; print(autograder.__file__)"],
+        cwd=roots["buggy"], env=env, capture_output=True, text=True, check=True)
+    assert Path(imported.stdout.strip()) == installed / "autograder" / "__init__.py"
     runs = {name: subprocess.Popen(
                 ["bash", str(root / "run_autograder")], cwd=root, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                env={**env, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable})
+                env={**env, "AUTOGRADER_ROOT": str(root)})
             for name, root in roots.items()}  # both at once: two cores
     results = {}
     for name, process in runs.items():
