@@ -74,10 +74,6 @@ class Budget:
             raise BudgetExhausted(self.seconds)
         return min(seconds, remaining)
 
-    def child(self, seconds: float) -> Budget:
-        """A budget of ``seconds`` that ends no later than this one."""
-        return Budget(max(0.0, min(seconds, self.remaining())))
-
 
 class StudentSession:
     """The checks of one submission, against workers that are restarted when they die.
