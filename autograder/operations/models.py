@@ -178,10 +178,18 @@ def parameter_stats(state: WorkerState, handle: int) -> list[dict[str, Any]]:
 
 @operation
 def shapes(state: WorkerState, handle: int, input_shapes: list[list[int]]) -> dict[str, Any]:
-    """Output shape of a forward pass, computed on the meta device where possible."""
+    """Output shape of a forward pass, computed on the meta device where possible.
+
+    Off the meta device the inputs are seeded random values, never ``torch.empty``: its
+    uninitialised memory can hold NaN or inf, which a correct forward may refuse.
+    """
     model = state.module_object(handle)
     device = _device_of(model)
-    inputs = [torch.empty(shape, device=device) for shape in input_shapes]
+    if device.type == "meta":
+        inputs = [torch.empty(shape, device=device) for shape in input_shapes]
+    else:
+        generator = torch.Generator().manual_seed(0)
+        inputs = [torch.randn(shape, generator=generator).to(device) for shape in input_shapes]
     model.eval()
     with torch.no_grad():
         output = model(*inputs)
