@@ -7,6 +7,6 @@ import sys
 # able to shadow the grader's own imports (a torch.py, a click.py ...).
 sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
 
-from autograder.cli import main  # noqa: E402
+from autograder.cli import run  # noqa: E402
 
-main(prog_name="autograder")
+run(prog_name="autograder")

@@ -25,7 +25,7 @@ from autograder.packaging import build_package
 from autograder.report.model import Report
 from autograder.roster import Roster
 from autograder.sandbox.client import Zygote, new_zygote
-from autograder.spec import AssignmentSpec, assignment_names, load_assignment
+from autograder.spec import AssignmentSpec, assignment_names, detect_assignment, load_assignment
 
 if TYPE_CHECKING:
     from autograder.release import Release
@@ -70,7 +70,7 @@ def validate(assignment: str, judge: Judge | None = None) -> Validation:
 @contextmanager
 def judging(spec: AssignmentSpec, seed: int | None = None,
             tasks: list[str] | None = None) -> Iterator[Judge]:
-    zygote = new_zygote()
+    zygote = new_zygote(spec.preload)
     judge = Judge(spec, zygote, seed, tasks)
     try:
         yield judge
@@ -152,7 +152,7 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
                 if on_report:
                     on_report(reports[-1])
         return reports
-    zygote = new_zygote()
+    zygote = new_zygote(spec.preload)
     try:
         preload_checks(spec)  # while the zygote imports torch, on the other core
         zygote.wait_ready()
@@ -222,17 +222,6 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 class CheckResult:
     report: Report
     hidden_points: float
-
-
-def detect_assignment(folder: Path) -> str:
-    folder = Path(folder)
-    matches = [spec.name for spec in list_assignments()
-               if any((folder / name).exists() for name in spec.accepted_names)]
-    if len(matches) != 1:
-        known = ", ".join(assignment_names())
-        raise UserError(f"cannot tell which assignment {folder} holds; pass --assignment "
-                        f"(known: {known})")
-    return matches[0]
 
 
 def check(path: Path, assignment: str | None = None) -> CheckResult:

@@ -190,7 +190,7 @@ def _warm_judge(assignment: str, fingerprint: str, seed: int | None,
 
             if not _warm:
                 atexit.register(_close_warm)
-            zygote = new_zygote()
+            zygote = new_zygote(spec.preload)
             _warm[key] = _WarmJudge(zygote, Judge(spec, zygote, seed, tasks), threading.Lock())
         return _warm[key]
 

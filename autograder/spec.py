@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
+import sysconfig
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -10,9 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from autograder.errors import UserError
+from autograder.sandbox.client import DEFAULT_PRELOAD
 from autograder.sandbox.limits import Limits
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def project_root() -> Path:
@@ -71,6 +77,11 @@ class AssignmentSpec(BaseModel):
         "{symbol: {alias: parameter}} (e.g. Layer: units -> out_features): the reference "
         "and every variant a student's test runs against accept them too, so a test written "
         "with either spelling earns the same")
+    preload: list[str] = Field(
+        list(DEFAULT_PRELOAD), description="installed modules the sandbox's zygote imports before it "
+        "forks workers, so that no worker imports them itself (torch and the worker's own code "
+        "always are): what student code and support.py import beyond torch. Each import costs "
+        "every run's start-up once; a module left out costs each worker that imports it")
     root: Path = Field(Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -87,6 +98,18 @@ class AssignmentSpec(BaseModel):
             same = [alias for alias, parameter in names.items() if alias == parameter]
             if same:
                 raise ValueError(f"aliases of {symbol}: {same[0]} is an alias of itself")
+        return self
+
+    @model_validator(mode="after")
+    def _preload_is_installed_code(self) -> AssignmentSpec:
+        for name in self.preload:
+            if not _MODULE_NAME.fullmatch(name):
+                raise ValueError(f"preload: {name!r} is not a module name")
+            if not _installed(name.split(".")[0]):
+                raise ValueError(
+                    f"preload: {name} is not an installed package (site-packages or the standard "
+                    "library); the zygote must never import a reference, a check or other "
+                    "project code, since every worker is forked from it")
         return self
 
     @property
@@ -133,6 +156,25 @@ class AssignmentSpec(BaseModel):
         return next(t for t in self.tasks if t.name == name)
 
 
+def _installed(package: str) -> bool:
+    """Whether top-level ``package`` is found in site-packages or the standard library (its
+    spec is found without importing it)."""
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return False
+    if found is None:
+        return False
+    where = [found.origin] if found.origin not in (None, "built-in", "frozen") else []
+    where += list(found.submodule_search_locations or [])
+    if not where:
+        return found.origin in ("built-in", "frozen")
+    roots = {str(Path(sysconfig.get_paths()[key]).resolve())
+             for key in ("purelib", "platlib", "stdlib", "platstdlib")}
+    return all(any(str(Path(w).resolve()).startswith(root + os.sep) for root in roots)
+               for w in where)
+
+
 def assignment_names() -> list[str]:
     folder = project_root() / "assignments"
     return sorted(p.parent.name for p in folder.glob("*/assignment.toml"))
@@ -148,3 +190,15 @@ def load_assignment(name: str) -> AssignmentSpec:
         return AssignmentSpec(**data, root=path.parent)
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise UserError(f"{path} is not a valid assignment file: {exc}") from None
+
+
+def detect_assignment(folder: Path) -> str:
+    """The one assignment whose files ``folder`` holds (read before any grading starts)."""
+    folder = Path(folder)
+    matches = [name for name in assignment_names()
+               if any((folder / accepted).exists() for accepted in load_assignment(name).accepted_names)]
+    if len(matches) != 1:
+        known = ", ".join(assignment_names())
+        raise UserError(f"cannot tell which assignment {folder} holds; pass --assignment "
+                        f"(known: {known})")
+    return matches[0]

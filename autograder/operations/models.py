@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch._dynamo  # noqa: F401  (torchvision loads it too; an optimiser needs it: ~1 s if not preloaded)
 from torch import nn
 
 from autograder.operations.introspect import describe_leaf, loss_weights, torch_kind, trace_forward

@@ -18,12 +18,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from autograder import profiling
 from autograder.sandbox import protocol
 from autograder.sandbox.limits import Limits
+
+# What a zygote imports beyond torch unless told otherwise (an assignment's ``preload``):
+# torchvision, and torch._dynamo, which torch loads the first time an optimiser steps or a
+# model on the meta device is initialised with a random init: seconds in each worker if not here.
+DEFAULT_PRELOAD = ("torchvision", "torch._dynamo")
 
 _SIGNAL_MEANINGS = {
     signal.SIGXCPU: "it used up its CPU time limit",
@@ -103,7 +109,10 @@ class WorkerDied(SandboxError):
 class Zygote:
     """Owns the zygote process of this judge run; shared by judges forked from it."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
+        """``preload``: installed modules it imports before forking (an assignment's
+        ``preload``, checked there to be installed packages, never project code)."""
+        self.preload = tuple(preload)
         self.folder = tempfile.mkdtemp(prefix="autograder-zygote-")  # its working folder
         # An abstract socket name (no file); the zygote serves only this process and the
         # judges it forks, never a process of its own making.
@@ -116,7 +125,8 @@ class Zygote:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
                    CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
         self.process = subprocess.Popen(
-            [sys.executable, "-P", "-c", code, package_parent, self.socket_name, str(self.owner)],
+            [sys.executable, "-P", "-c", code, package_parent, self.socket_name, str(self.owner),
+             ",".join(self.preload)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.folder, env=env,
             start_new_session=True,
         )
@@ -185,12 +195,12 @@ class Zygote:
 _prestarted: Zygote | None = None
 
 
-def prestart_zygote() -> None:
+def prestart_zygote(preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
     """Start the zygote now, so its torch import overlaps with the caller's own. If the
     caller exits before using it (a user error found later), it is killed at exit."""
     global _prestarted
     if _prestarted is None:
-        _prestarted = Zygote()
+        _prestarted = Zygote(preload)
         atexit.register(_discard_prestarted)
 
 
@@ -203,11 +213,13 @@ def _discard_prestarted() -> None:
         _prestarted = None
 
 
-def new_zygote() -> Zygote:
-    """The prestarted zygote if there is one, else a new one."""
+def new_zygote(preload: Sequence[str] = DEFAULT_PRELOAD) -> Zygote:
+    """The prestarted zygote if there is one with this ``preload``, else a new one."""
     global _prestarted
+    if _prestarted is not None and _prestarted.preload != tuple(preload):
+        _discard_prestarted()  # another assignment's: its imports would not serve this one
     zygote, _prestarted = _prestarted, None
-    return zygote or Zygote()
+    return zygote or Zygote(preload)
 
 
 class Worker:
@@ -221,6 +233,10 @@ class Worker:
         self.alive = True
 
     def call(self, op: str, timeout: float, **args: Any) -> Any:
+        with profiling.timed(f"worker op {op} (round trip)"):
+            return self._call(op, timeout, **args)
+
+    def _call(self, op: str, timeout: float, **args: Any) -> Any:
         if not self.alive:
             raise WorkerDied({"unknown": True})
         try:

@@ -1,7 +1,8 @@
 """The zygote: a warm process that forks workers.
 
 Started as a fresh interpreter (``python -P``, a private working folder, a clean
-environment), it imports torch and the worker code, runs a tiny forward/backward so lazy
+environment), it imports torch, the worker code and the assignment's ``preload`` modules
+(installed packages its student code uses, such as torchvision), runs a tiny forward/backward so lazy
 initialisation is done once, and then forks one worker per request in milliseconds. It
 never imports the judge, a reference, a hidden check or a mutant, so a fork copies
 nothing secret. It serves only its own user, and never its own descendants (a worker
@@ -11,6 +12,7 @@ cannot ask for more workers). It exits when its parent closes its standard input
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import select
 import signal
@@ -25,11 +27,17 @@ from autograder.sandbox import protocol, worker
 _SO_PEERCRED_FORMAT = "3i"
 
 
-def _warm_up() -> None:
-    """Run once what every worker would otherwise initialise lazily on its own."""
+def _warm_up(preload: list[str]) -> None:
+    """Run once what every worker would otherwise initialise lazily on its own.
+
+    ``preload``: the assignment's modules beyond torch (its ``preload``: installed packages
+    only, checked by the judge when it reads the assignment).
+    """
     import torch
-    import torchvision  # noqa: F401  (support code builds on it: imported once, here)
     from torch import nn
+
+    for name in preload:
+        importlib.import_module(name)
 
     from autograder import seeding
     from autograder.operations import cells, models
@@ -221,7 +229,7 @@ class Zygote:
 
 
 def main() -> None:
-    _warm_up()
+    _warm_up([name for name in sys.argv[3].split(",") if name])
     # Objects that exist now are never collected here: a worker's garbage collector then
     # does not write to (and so copy) every page it inherits.
     gc.freeze()
