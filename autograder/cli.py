@@ -163,7 +163,8 @@ def validate_command(assignments: tuple[str, ...], every: bool) -> None:
     names = assignment_names() if every else list(assignments)
     from autograder.sandbox.client import prestart_zygote
 
-    prestart_zygote(load_assignment(names[0]).preload)
+    if names:  # the first assignment's preload: the next ones start their own if theirs differs
+        prestart_zygote(load_assignment(names[0]).preload)
     from autograder import api
     from autograder.validate import format_validation
 

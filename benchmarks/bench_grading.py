@@ -1,7 +1,7 @@
 """Grade N mixed submissions with autograder, then the usual way (or with a peer), and print figures.
 
     .venv/bin/python benchmarks/bench_grading.py [-a resnet] [-n 20] [-j 2|auto] [--baseline 6]
-        [--profile] [--check] [--peers]
+        [--cli] [--profile] [--check] [--peers]
 
 resnet, cnn: "the usual way" is one fresh `python -m pytest` process per submission running the
 same checks with the student's code imported into the test process (benchmarks/inprocess.py);
@@ -194,6 +194,35 @@ def grade_with_autograder(args: argparse.Namespace, paths: list[Path], folder: P
     return reports, figures
 
 
+def grade_with_cli(args: argparse.Namespace, paths: list[Path], folder: Path
+                   ) -> tuple[list, dict[str, float]]:
+    """`autograder grade` as a user runs it, in a process of its own: the first report is
+    the first file in the output folder, timed from the command's start (torch's import
+    included, nothing of this benchmark's own set-up)."""
+    from autograder.report.model import Report
+
+    classroom, output = paths[0].parent, folder / "cli-reports"
+    jobs = "auto" if args.j == "auto" else str(int(args.j))
+    command = [sys.executable, "-m", "autograder", "grade", str(classroom), "-a", args.assignment,
+               "-j", jobs, "-o", str(output), "--gradebook", str(folder / "cli.sqlite"),
+               *(f"--task={task}" for task in args.tasks or [])]
+    cpu_before, started = cpu_seconds(), time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    first = None
+    while process.poll() is None:
+        if first is None and output.is_dir() and any(output.glob("*.json")):
+            first = time.perf_counter() - started
+        time.sleep(0.02)
+    total = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"autograder grade failed:\n{process.stderr.read()[-2000:]}")
+    by_name = {p.stem: Report.model_validate_json(p.read_text()) for p in output.glob("*.json")}
+    reports = [by_name[path.name] for path in paths]
+    return reports, {"total": total, "jobs": jobs, "first": first if first is not None else total,
+                     "cpu": cpu_seconds() - cpu_before}
+
+
 def resnet_baseline(args: argparse.Namespace, paths: list[Path]) -> tuple[float, float]:
     """Seconds and CPU seconds per submission of one fresh pytest process each."""
     count = min(args.baseline, len(paths))
@@ -245,13 +274,25 @@ def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, l
     return seconds / len(paths), cpu / len(paths), scores
 
 
-def time_check(path: Path) -> tuple[float, float]:
+def time_check(path: Path, grader: Path = ROOT) -> tuple[float, float]:
     """Seconds and CPU seconds of `autograder check PATH` (the student's command), process
-    start to end."""
+    start to end, with the grader in ``grader`` (this tree, or the students' copy)."""
     cpu_before, started = cpu_seconds(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "check", str(path)], cwd=ROOT,
-                   capture_output=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-m", "autograder", "check", str(path)], cwd=path,
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(grader)})
+    if done.returncode != 0:
+        raise SystemExit(f"autograder check failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started, cpu_seconds() - cpu_before
+
+
+def students_copy(assignment: str, folder: Path) -> Path:
+    """The students' copy of the grader (no hidden check, reference or mutant), as
+    `autograder package students` writes it: what a student's `check` really runs."""
+    from autograder import api
+
+    api.package_students([assignment], folder / "students-grader")
+    return folder / "students-grader"
 
 
 def main() -> None:
@@ -264,6 +305,9 @@ def main() -> None:
                         help="resnet: submissions for the one-pytest-per-submission baseline (0: none)")
     parser.add_argument("-t", "--task", action="append", dest="tasks",
                         help="grade only this task (repeatable), in both runs")
+    parser.add_argument("--cli", action="store_true",
+                        help="grade with the `autograder grade` command in a process of its own "
+                             "(start-up as a user meets it) instead of the API in this one")
     parser.add_argument("--profile", action="store_true",
                         help="print where a submission's time goes, phase by phase")
     parser.add_argument("--check", action="store_true",
@@ -273,6 +317,8 @@ def main() -> None:
     parser.add_argument("--record-scores", action="store_true",
                         help="record these scores as the expected ones instead of comparing")
     args = parser.parse_args()
+    if args.cli and args.profile:
+        parser.error("--profile times phases in this process: use it without --cli")
 
     folder = Path(tempfile.mkdtemp(prefix="autograder-bench-"))
     try:
@@ -281,7 +327,8 @@ def main() -> None:
         submissions = make_submissions(folder, args.n, kinds)
         paths = [path for _, path in submissions]
         before = load()
-        reports, figures = grade_with_autograder(args, paths, folder)
+        grade_with = grade_with_cli if args.cli else grade_with_autograder
+        reports, figures = grade_with(args, paths, folder)
         scope = ", ".join(args.tasks) if args.tasks else "all tasks"
         per = figures["total"] / args.n
         print(f"autograder {args.assignment} ({scope}): {args.n} submissions, -j {figures['jobs']}: "
@@ -304,7 +351,12 @@ def main() -> None:
             before = load()
             seconds, cpu = time_check(correct)
             print(f"\n`autograder check` of a correct submission: {seconds:.2f} s, {cpu:.2f} CPU s "
-                  f"[{before} -> {load()}]")
+                  f"with this tree (hidden checks present) [{before} -> {load()}]")
+            copy = students_copy(args.assignment, folder)
+            before = load()
+            seconds, cpu = time_check(correct, copy)
+            print(f"  with the students' copy of the grader (what students run): {seconds:.2f} s, "
+                  f"{cpu:.2f} CPU s [{before} -> {load()}]")
         if args.assignment != NOTEBOOK_ASSIGNMENT and args.baseline:
             before = load()
             baseline, baseline_cpu = resnet_baseline(args, paths)
