@@ -100,12 +100,19 @@ def run(prog_name: str = "autograder") -> None:
     if threading.active_count() > 1:
         sys.exit(code)
     atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
+    logging.shutdown()  # every file this package writes is closed by then (`with`, write_atomic)
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            if stream is not None:
+                stream.flush()
+        except (BrokenPipeError, ValueError):  # a closed reader or stream: nothing can reach it
             pass
+        except OSError as exc:  # a full disk: the output is incomplete, so is the command
+            try:
+                os.write(2, f"Error: the output could not be written: {exc}\n".encode())
+            except OSError:
+                pass
+            code = code or 120  # what Python's own exit gives when the last flush fails
     os._exit(code)
 
 

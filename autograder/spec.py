@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from autograder.errors import UserError
-from autograder.sandbox.client import DEFAULT_PRELOAD
+from autograder.sandbox import DEFAULT_PRELOAD
 from autograder.sandbox.limits import Limits
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]

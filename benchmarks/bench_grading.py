@@ -207,16 +207,22 @@ def grade_with_cli(args: argparse.Namespace, paths: list[Path], folder: Path
                "-j", jobs, "-o", str(output), "--gradebook", str(folder / "cli.sqlite"),
                *(f"--task={task}" for task in args.tasks or [])]
     cpu_before, started = cpu_seconds(), time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # A file, not a pipe: the judges, zygote and workers inherit it, and a pipe nobody reads
+    # while this loop polls would block them once full.
+    errors = (folder / "cli-stderr.txt").open("w+")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     first = None
     while process.poll() is None:
         if first is None and output.is_dir() and any(output.glob("*.json")):
             first = time.perf_counter() - started
         time.sleep(0.02)
     total = time.perf_counter() - started
+    errors.seek(0)
+    said = errors.read()
+    errors.close()
     if process.returncode != 0:
-        raise SystemExit(f"autograder grade failed:\n{process.stderr.read()[-2000:]}")
+        raise SystemExit(f"autograder grade failed:\n{said[-2000:]}")
     by_name = {p.stem: Report.model_validate_json(p.read_text()) for p in output.glob("*.json")}
     reports = [by_name[path.name] for path in paths]
     return reports, {"total": total, "jobs": jobs, "first": first if first is not None else total,

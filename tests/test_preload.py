@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from autograder.checks import StudentCode
-from autograder.sandbox import client
-from autograder.sandbox.client import DEFAULT_PRELOAD, Zygote, new_zygote, prestart_zygote
+from autograder.sandbox import DEFAULT_PRELOAD, client
+from autograder.sandbox.client import Zygote, new_zygote, prestart_zygote
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.session import StudentSession
 from autograder.spec import AssignmentSpec, load_assignment
+from tests.conftest import ROOT
 
 # `wave`: a small standard-library module that neither torch nor the worker imports.
 STUDENT = "import sys\n\ndef preloaded():\n    return 'wave' in sys.modules\n"
@@ -83,3 +84,34 @@ def test_a_prestarted_zygote_with_another_preload_is_not_reused() -> None:
         assert reused is same
     finally:
         reused.close()
+
+
+@pytest.mark.parametrize("name, said", [
+    # The reference solution (a namespace package of the project) and the project's `tests`
+    # package, which imports the judge: both found on the zygote's own path.
+    ("reference.resnet.resnet", "reference (" + str(ROOT / "reference") + ") was imported from the project"),
+    ("tests.classroom", "tests/__init__.py) was imported from the project"),
+    ("torch.no_such_module", "preload: torch.no_such_module cannot be imported"),
+])
+def test_the_zygote_itself_refuses_to_start_with_project_code_or_a_missing_module(
+        name: str, said: str, capfd) -> None:
+    """The spec's check runs in the judge, whose import path is not the zygote's: the zygote
+    checks again what it really imported, and does not start (fail closed)."""
+    zygote = Zygote([name])
+    try:
+        with pytest.raises(RuntimeError, match="could not start"):
+            zygote.wait_ready()
+    finally:
+        zygote.close()
+    assert said in capfd.readouterr().err
+
+
+def test_a_preload_that_prints_does_not_break_the_zygotes_handshake(tmp_path: Path, capfd) -> None:
+    zygote = Zygote(["this"])  # the Zen of Python, printed on import
+    try:
+        zygote.wait_ready()
+        (tmp_path / "s").mkdir()
+        assert _preloaded(zygote, tmp_path / "s") is False
+    finally:
+        zygote.close()
+    assert "Beautiful is better than ugly" in capfd.readouterr().err

@@ -23,13 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder import profiling
-from autograder.sandbox import protocol
+from autograder.sandbox import DEFAULT_PRELOAD, protocol
 from autograder.sandbox.limits import Limits
-
-# What a zygote imports beyond torch unless told otherwise (an assignment's ``preload``):
-# torchvision, and torch._dynamo, which torch loads the first time an optimiser steps or a
-# model on the meta device is initialised with a random init: seconds in each worker if not here.
-DEFAULT_PRELOAD = ("torchvision", "torch._dynamo")
 
 _SIGNAL_MEANINGS = {
     signal.SIGXCPU: "it used up its CPU time limit",
@@ -209,6 +204,8 @@ def _discard_prestarted() -> None:
     if _prestarted is not None:
         _prestarted.process.kill()
         _prestarted.process.wait()
+        _prestarted.process.stdin.close()
+        _prestarted.process.stdout.close()
         shutil.rmtree(_prestarted.folder, ignore_errors=True)
         _prestarted = None
 

@@ -11,6 +11,7 @@ cannot ask for more workers). It exits when its parent closes its standard input
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import os
@@ -19,9 +20,13 @@ import signal
 import socket
 import struct
 import sys
+import sysconfig
 import threading
 import time
+from pathlib import Path
+from typing import NoReturn
 
+import autograder
 from autograder.sandbox import protocol, worker
 
 _SO_PEERCRED_FORMAT = "3i"
@@ -37,7 +42,12 @@ def _warm_up(preload: list[str]) -> None:
     from torch import nn
 
     for name in preload:
-        importlib.import_module(name)
+        # Its output must not reach our stdout, which answers "ready" to the judge.
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                _refuse_to_start(f"preload: {name} cannot be imported ({type(exc).__name__}: {exc})")
 
     from autograder import seeding
     from autograder.operations import cells, models
@@ -228,8 +238,44 @@ class Zygote:
         self.kill_orphans()
 
 
+def _refuse_to_start(why: str) -> NoReturn:
+    sys.stderr.write(f"autograder: the sandbox did not start: {why}\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def project_modules(project: Path) -> list[str]:
+    """Modules loaded from ``project`` (the folder this package was imported from), other
+    than this package itself and what is installed there (a virtual environment): the
+    reference, checks, mutants or tests of a project checkout, which no worker may inherit."""
+    allowed = [Path(autograder.__file__).resolve().parent]
+    allowed += [Path(sysconfig.get_paths()[key]).resolve()
+                for key in ("purelib", "platlib", "stdlib", "platstdlib")]
+    found = []
+    for name, module in list(sys.modules.items()):
+        locations = [getattr(module, "__file__", None)]
+        try:  # a package's folders (a namespace package has only these)
+            locations += list(module.__path__)
+        except (AttributeError, TypeError):  # not a package (torch has objects posing as one)
+            pass
+        for location in locations:
+            if not isinstance(location, str):
+                continue
+            where = Path(location).resolve()
+            if where.is_relative_to(project) and not any(where.is_relative_to(a) for a in allowed):
+                found.append(f"{name} ({location})")
+                break
+    return found
+
+
 def main() -> None:
+    project = Path(sys.path[0]).resolve()  # where this package was imported from (see client)
     _warm_up([name for name in sys.argv[3].split(",") if name])
+    # Fail closed: whatever a preload imported, no project code is in the memory workers copy.
+    leaked = project_modules(project)
+    if leaked:
+        _refuse_to_start(f"{leaked[0]} was imported from the project, and every worker would "
+                         "inherit it; preload only installed packages")
     # Objects that exist now are never collected here: a worker's garbage collector then
     # does not write to (and so copy) every page it inherits.
     gc.freeze()
