@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_grading import make_submissions  # noqa: E402
+from benchmarks.bench_grading import assignment_kinds, make_submissions  # noqa: E402
 
 
 def timed_grade(folder: Path, output: Path, tasks: list[str], *extra: str) -> float:
@@ -41,18 +41,22 @@ def main() -> None:
     parser.add_argument("-t", "--task", action="append", dest="tasks",
                         help="grade only this task (repeatable; default BasicBlock and ResNet)")
     parser.add_argument("--cluster-only", action="store_true", help="skip the local runs")
+    parser.add_argument("--local-only", action="store_true", help="skip the Dask run")
     args = parser.parse_args()
     tasks = args.tasks or ["BasicBlock", "ResNet"]
     work = Path(tempfile.mkdtemp(prefix="autograder-bench-class-"))
     try:
         (work / "class").mkdir()
-        make_submissions(work / "class", args.n)
+        make_submissions(work / "class", args.n, assignment_kinds("resnet"))
         print(f"class of {args.n}, tasks {', '.join(tasks)}")
         if not args.cluster_only:
             local = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
             print(f"  local -j {args.j}: {local:.1f} s, {local / args.n:.2f} s per submission")
             rerun = timed_grade(work / "class", work / "local", tasks, "-j", str(args.j))
-            print(f"  rerun, nothing changed: {rerun:.2f} s for {args.n}")
+            print(f"  rerun, nothing changed: {rerun:.2f} s for {args.n} "
+                  f"({rerun / args.n:.3f} s per submission)")
+        if args.local_only:
+            return
         try:
             import distributed  # noqa: F401
         except ImportError:
