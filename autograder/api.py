@@ -154,7 +154,7 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
         return reports
     zygote = new_zygote(spec.preload)
     try:
-        preload_checks(spec)  # while the zygote imports torch, on the other core
+        preload_checks(spec, seed)  # while the zygote imports torch, on the other core
         zygote.wait_ready()
         # Judges are forked from this process (trusted, torch imported, no ops run yet);
         # they share one zygote, which alone forks the workers that run student code. Each

@@ -4,12 +4,15 @@ one validation of resnet (reference, template, mutants, known-good and known-bad
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from autograder import api
+from autograder.judge.disk_cache import CACHE_ENV
 from autograder.judge.outcomes import GRADER_PROBLEM
 from autograder.judge.runner import Judge
 from autograder.report.model import Report, TestResult
@@ -21,6 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # Set in CI, whose kernel has Landlock: a test that needs it fails there instead of skipping.
 REQUIRE_LANDLOCK = os.environ.get("AUTOGRADER_REQUIRE_LANDLOCK") == "1"
 REFERENCE_RESNET = ROOT / "reference" / "resnet" / "resnet.py"
+# One store of kept reference results for the whole session, shared by the CLI runs it starts
+# (they inherit the environment), never the user's own ~/.cache.
+_SESSION_STORE = tempfile.mkdtemp(prefix="autograder-test-store-")
+os.environ[CACHE_ENV] = _SESSION_STORE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_STORE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

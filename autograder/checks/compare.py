@@ -10,7 +10,7 @@ bug (a mutant of the reference) computes exactly what the student's code compute
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,16 +130,28 @@ def explain_structure(student: StudentCode, symbol: str, args: tuple[Any, ...],
 
 @dataclass
 class ReferenceRun:
-    model: nn.Module
+    """What a pristine reference model is and computes: plain data and tensors, so the judge
+    can keep it on disk between runs of the same grader (``cache.get(..., keep=True)``)."""
+
+    state: dict[str, torch.Tensor]  # its weights and buffers before the run
     trace: list[dict[str, Any]]
     output: torch.Tensor
     grads: dict[str, torch.Tensor]
     buffers: dict[str, torch.Tensor]
 
+    def as_data(self) -> dict[str, Any]:
+        return {"state": self.state, "trace": self.trace, "output": self.output,
+                "grads": self.grads, "buffers": self.buffers}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ReferenceRun:
+        return cls(**data)
+
 
 def run_reference(model: nn.Module, x: torch.Tensor, mode: str, seed: int,
                   trace_shape: tuple[int, ...]) -> ReferenceRun:
     """Trace and run a pristine reference model (the model itself is left untouched)."""
+    state = {n: t.detach().clone() for n, t in model.state_dict().items()}
     trace = trace_forward(model, [random_input(trace_shape, seed)])
     work = copy.deepcopy(model)
     work.train(mode == "train")
@@ -148,13 +160,16 @@ def run_reference(model: nn.Module, x: torch.Tensor, mode: str, seed: int,
     (output * loss_weights(output.shape, 1)).sum().backward()
     grads = {n: p.grad.detach().clone() for n, p in work.named_parameters() if p.grad is not None}
     buffers = {n: b.detach().clone() for n, b in work.named_buffers()}
-    return ReferenceRun(model, trace, output.detach(), grads, buffers)
+    return ReferenceRun(state, trace, output.detach(), grads, buffers)
 
 
-def transplant(ctx: GradingContext, remote: RemoteModule, reference: nn.Module, match: Match,
+def transplant(ctx: GradingContext, remote: RemoteModule,
+               reference: nn.Module | Mapping[str, torch.Tensor], match: Match,
                key: str) -> dict[str, str]:
+    """Load the reference's weights (a module, or its state dict) into the student's model,
+    name by name as ``match`` pairs them; returns student name -> reference name."""
     names = match.transplant_names()
-    state = reference.state_dict()
+    state = reference.state_dict() if isinstance(reference, nn.Module) else reference
     if sum(state[r].numel() for r in names.values()) > LARGE_STATE:
         remote.load_state(file=ctx.cache.state_file(key, reference), mapping=names)
     else:
@@ -163,7 +178,8 @@ def transplant(ctx: GradingContext, remote: RemoteModule, reference: nn.Module, 
 
 
 def known_bug_hints(ctx: GradingContext, symbol: str, build: Callable[[Any], nn.Module], x: torch.Tensor,
-                    mode: str, reference: nn.Module, student_output: torch.Tensor) -> list[str]:
+                    mode: str, reference: nn.Module | Mapping[str, torch.Tensor],
+                    student_output: torch.Tensor) -> list[str]:
     """Hints of the mutants of ``symbol`` that compute what the student's code computed."""
     hints = []
     for mutant in ctx.cache.mutants():
@@ -172,7 +188,8 @@ def known_bug_hints(ctx: GradingContext, symbol: str, build: Callable[[Any], nn.
         try:
             manual_seed(0)
             model = build(mutant.module())
-            model.load_state_dict(reference.state_dict())
+            model.load_state_dict(reference.state_dict() if isinstance(reference, nn.Module)
+                                  else reference)
             model.train(mode == "train")
             manual_seed(ctx.seed)
             with torch.no_grad():
@@ -213,14 +230,15 @@ def compare_with_reference(ctx: GradingContext, student: StudentCode, symbol: st
         model = build(ctx.reference(student.file))
         return run_reference(model, x, mode, ctx.seed, trace_shape)
 
-    ref = ctx.cache.get(f"run:{key}:{mode}:{input_shape}", reference_run)
+    ref = ReferenceRun.from_data(ctx.cache.get(f"run:{key}:{mode}:{input_shape}",
+                                               lambda: reference_run().as_data(), keep=True))
     try:  # shared: every comparison loads all weights and buffers before it runs
         remote, student_trace = build_traced(student, symbol, args, kwargs, trace_shape, shared=True)
     except StudentError as error:
         explain_structure(student, symbol, args, kwargs, ref.trace, error)
         raise
     match = match_structure(ref.trace, student_trace, remote.call)
-    names = transplant(ctx, remote, ref.model, match, key)
+    names = transplant(ctx, remote, ref.state, match, key)
     wanted = _gradients_to_compare(names, ref) if compare_gradients else []
     got = remote.forward(x, mode=mode, backward=compare_gradients, return_buffers=mode == "train",
                          grad_names=wanted)
@@ -228,7 +246,7 @@ def compare_with_reference(ctx: GradingContext, student: StudentCode, symbol: st
     hints = match.config_differences()
     if (diagnose and got["output"].shape == ref.output.shape
             and not tensors_close(got["output"], ref.output, rtol, atol)):
-        hints += known_bug_hints(ctx, symbol, lambda m: build(m), x, mode, ref.model, got["output"])
+        hints += known_bug_hints(ctx, symbol, lambda m: build(m), x, mode, ref.state, got["output"])
     assert_tensors_close(got["output"], ref.output, what, hints, rtol, atol)
     for own, ref_name in names.items():
         if own in wanted:  # a gradient asked for and not sent back counts as missing

@@ -7,7 +7,7 @@ on, so a check depends on this package and not on the judge's modules.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import torch
@@ -29,9 +29,12 @@ class MutantLike(Protocol):
 class JudgeCacheLike(Protocol):
     """What the judge keeps between submissions: values computed once per judge."""
 
-    def get(self, key: str, compute: Callable[[], T]) -> T: ...
+    def get(self, key: str, compute: Callable[[], T], keep: bool = False) -> T:
+        """``compute()`` once per judge; ``keep``: also on disk, for later runs of the same
+        grader (the value must be JSON data and tensors, from the reference and seed alone)."""
+        ...
 
-    def state_file(self, key: str, module: torch.nn.Module) -> str: ...
+    def state_file(self, key: str, module: torch.nn.Module | Mapping[str, torch.Tensor]) -> str: ...
 
     def mutants(self) -> list[Any]: ...
 

@@ -5,7 +5,8 @@ result, so a rerun may skip the submission. What goes in: the assignment folder 
 ``assignment.toml`` with points and limits, public and hidden checks, ``mutants.toml``, the
 support code; not ``cases/``, the known-good and known-bad submissions that only
 ``validate`` grades), the reference solution, the seed, the tasks graded, and the versions of the
-grading code (autograder's version and a hash of its own source, torch, Python). Computed
+grading code (autograder's version and a hash of its own source, torch, Python, and the
+packages the assignment preloads, such as torchvision). Computed
 without importing torch or the judge.
 """
 
@@ -69,6 +70,10 @@ def manifest(spec: AssignmentSpec, seed: int | None = None,
         "torch": _version("torch"),
         "python": platform.python_version(),
     }
+    # Installed packages the support and reference code build on (a support module may
+    # subclass a torchvision layer): a new version can change what they compute.
+    for package in sorted({name.split(".")[0] for name in spec.preload} - {"torch"}):
+        parts[f"package {package}"] = _version(package)
     for path in _files(spec.root):
         if path.relative_to(spec.root).parts[0] == _VALIDATION_ONLY:
             continue

@@ -1,7 +1,9 @@
 """What a check can use: the student's code (in a worker), the reference (here), caches.
 
 A :class:`JudgeCache` lives as long as the judge process and is shared by every submission
-it grades, so the reference is built and run once per class, not once per student.
+it grades, so the reference is built and run once per class, not once per student; what a
+check asks it to keep goes to the grader's :class:`DiskCache` too, so it is computed
+once per grader on this machine.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib.util
 import sys
 import tempfile
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ import torch
 from autograder import profiling
 from autograder.checks.remote import StudentCode
 from autograder.ingest import Submission
+from autograder.judge.disk_cache import DiskCache
 from autograder.judge.mutation import check_student_test
 from autograder.judge.public_tests import check_catches_bug, check_passes_on_solution
 from autograder.judge.variants import Mutant, load_mutants, load_reference
@@ -33,16 +36,33 @@ T = TypeVar("T")
 class JudgeCache:
     """Reference modules, mutants and computed values, per judge process."""
 
-    def __init__(self, spec: AssignmentSpec) -> None:
+    def __init__(self, spec: AssignmentSpec, store: DiskCache | None = None) -> None:
         self.spec = spec
+        self.store = store
         self.values: dict[str, Any] = {}
         self.shared_dir = Path(tempfile.mkdtemp(prefix="autograder-shared-"))
 
-    def get(self, key: str, compute: Callable[[], T]) -> T:
+    def get(self, key: str, compute: Callable[[], T], keep: bool = False) -> T:
+        """The value under ``key``, computed once per judge. ``keep``: also kept on disk for
+        later runs of this grader (JSON data and tensors only, computed from the reference,
+        support code and seed alone, as every value here is: never from a worker's reply)."""
         if key not in self.values:
-            with profiling.timed(f"judge cache fill: {key.split(':')[0]}"):
-                self.values[key] = compute()
+            if keep and self.store is not None:
+                self.values[key] = self._kept(key, compute)
+            else:
+                with profiling.timed(f"judge cache fill: {key.split(':')[0]}"):
+                    self.values[key] = compute()
         return self.values[key]
+
+    def _kept(self, key: str, compute: Callable[[], T]) -> T:
+        assert self.store is not None
+        with profiling.timed(f"judge cache read (kept on disk): {key.split(':')[0]}"):
+            value = self.store.load(key)
+        if value is None:
+            with profiling.timed(f"judge cache fill: {key.split(':')[0]}"):
+                value = compute()
+            self.store.save(key, value)
+        return value
 
     def reference(self, file: str) -> types.ModuleType:
         return self.get(f"reference:{file}", lambda: load_reference(self.spec, file))
@@ -55,14 +75,17 @@ class JudgeCache:
         checks hand to student code, so the judge can build the same (never student code)."""
         return self.get("support", lambda: load_support(self.spec))
 
-    def state_file(self, key: str, module: torch.nn.Module) -> str:
-        """Save a module's tensors once to a file workers may read (memory-mapped there).
+    def state_file(self, key: str, module: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
+        """Save a module's tensors (or a state dict) once to a file workers may read
+        (memory-mapped there).
 
         It holds weights the judge chose (seeded random numbers), never reference code.
         """
         def save() -> str:
             path = self.shared_dir / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".pt")
-            state = {n: t.detach().clone() for n, t in module.state_dict(keep_vars=False).items()}
+            tensors = (module.state_dict(keep_vars=False) if isinstance(module, torch.nn.Module)
+                       else module)
+            state = {n: t.detach().clone() for n, t in tensors.items()}
             torch.save(state, path)
             path.chmod(0o644)
             return str(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import shutil
@@ -22,6 +23,7 @@ from autograder.errors import UserError
 from autograder.gradebook.fingerprint import grader_fingerprint
 from autograder.ingest import ingest, submission_id
 from autograder.judge.context import JudgeCache, JudgeContext
+from autograder.judge.disk_cache import DiskCache
 from autograder.judge.outcomes import GRADER_PROBLEM, Outcome
 from autograder.judge.plugin import CheckCollector, CheckInfo, JudgePlugin
 from autograder.notebooks import notebook_problems
@@ -74,9 +76,10 @@ class Judge:
         self.spec = spec
         self.zygote = zygote
         self.seed = spec.seed if seed is None else seed
-        self.cache = JudgeCache(spec)
         # of all tasks: a report of some tasks merges only into one graded by the same grader
         self.fingerprint = grader_fingerprint(spec, self.seed)
+        self.cache = JudgeCache(spec, DiskCache.for_grader(self.fingerprint))
+        self._reference_packages_imported = False
         # A report of some tasks only is partial: exports refuse it, a later run merges into it.
         self.partial = len(self.graded.tasks) < len(spec.tasks)
         torch.set_num_threads(1)
@@ -97,6 +100,9 @@ class Judge:
         scratch.mkdir()
         session = None
         try:
+            if run_hidden and not self._reference_packages_imported:
+                import_reference_packages(self.spec, self.cache.store)
+                self._reference_packages_imported = True
             with profiling.timed("ingest"):
                 submission = ingest(Path(path), self.spec, scratch)
             session = StudentSession(self.zygote, scratch, self.limits(),
@@ -187,13 +193,32 @@ def _collect(spec: AssignmentSpec, folder: Path) -> tuple[CheckCollector, pytest
     return collector, exit_code
 
 
-def preload_checks(spec: AssignmentSpec) -> None:
+def preload_checks(spec: AssignmentSpec, seed: int | None = None) -> None:
     """Collect every check once in this (trusted) process, so that the judges forked from it
-    inherit what the checks import (torchvision, pytest's own modules) instead of each
-    importing it on its first submission. What collection finds is not used here: each judge
-    collects again and reports any problem in its reports."""
+    inherit what the checks import (pytest's own modules, and the reference's packages when
+    they will be needed) instead of each importing it on its first submission. What
+    collection finds is not used here: each judge collects again and reports any problem in
+    its reports."""
     with profiling.timed("check preload (before the judges fork)"):
+        store = DiskCache.for_grader(grader_fingerprint(spec, spec.seed if seed is None else seed))
+        import_reference_packages(spec, store)
         _collect(spec, spec.checks_dir)
+
+
+def import_reference_packages(spec: AssignmentSpec, store: DiskCache | None) -> None:
+    """Import the assignment's preload packages (torchvision) in the judge too, unless this
+    grader's reference results are kept on disk already. A check that computes a reference
+    result imports them (say, to build a torchvision model): done first, the import
+    overlaps the zygote's start on the other core instead of delaying the first submission,
+    and a warm cache spares the judge it (1.5 s for torchvision) altogether."""
+    if store is not None and not store.is_empty():
+        return
+    with profiling.timed("judge imports the preload (no reference results kept yet)"):
+        for name in spec.preload:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the zygote refuses to start over it, and says why
+                return
 
 
 def hidden_weights(spec: AssignmentSpec) -> dict[str, float]:
