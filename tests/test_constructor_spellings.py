@@ -87,3 +87,26 @@ def test_aliases_are_the_assignments_declaration() -> None:
     aliases = load_assignment("resnet").aliases
     assert aliases["BasicBlock"] == {"planes": "out_channels", "in_planes": "in_channels",
                                      "inplanes": "in_channels"}
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["aliases", "without-aliases"])
+def test_a_network_calling_its_block_in_kuangliu_names_keeps_its_points(
+        tmp_path: Path, declared: bool) -> None:
+    """The ResNet checks build the student's network with the grader's standard block, which
+    takes the declared aliases as the reference does: a ResNet that calls
+    `block(in_planes=..., planes=..., stride=...)` is correct. Without the declaration the
+    same network loses ResNet (the unfairness the aliases remove)."""
+    from autograder import api
+
+    work = tmp_path / "work"
+    shutil.copytree(REFERENCE, work, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copyfile(CASES / "good" / "kuangliu_keyword_calls" / "resnet.py", work / "resnet.py")
+    spec = load_assignment("resnet")
+    if not declared:
+        spec = spec.model_copy(update={"aliases": {}})
+    with api.judging(spec, tasks=["ResNet"]) as judge:
+        task = judge.grade(work).task("ResNet")
+    if declared:
+        assert (task.score, task.max_score) == (10, 10), [t.feedback for t in task.tests]
+    else:
+        assert task.score < 1 and any("in_planes" in t.feedback for t in task.tests)

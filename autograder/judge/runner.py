@@ -107,7 +107,7 @@ class Judge:
                 submission = ingest(Path(path), self.spec, scratch)
             session = StudentSession(self.zygote, scratch, self.limits(),
                                      readable=[str(self.cache.shared_dir)],
-                                     support=self.spec.support_file)
+                                     support=self.spec.support_file, aliases=self.spec.aliases)
             ctx = JudgeContext(self.spec, submission, session, self.cache, self.seed)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():

@@ -7,45 +7,17 @@ Student objects stay in the worker; only plain data (and handles) cross the boun
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import inspect
 import sys
-import types
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from autograder.operations.registry import StudentFault, operation
-from autograder.operations.state import WorkerState
+from autograder.operations.state import WorkerState, accept_aliases
 from autograder.seeding import manual_seed
-
-
-def _renaming(function: Callable[..., Any], aliases: dict[str, str]) -> Callable[..., Any]:
-    """``function`` that also takes each alias as a keyword for its parameter (given both,
-    the alias is passed on as it is, and the call fails as it would have)."""
-    @functools.wraps(function)
-    def renamed(*args: Any, **kwargs: Any) -> Any:
-        for alias, parameter in aliases.items():
-            if alias in kwargs and parameter not in kwargs:
-                kwargs[parameter] = kwargs.pop(alias)
-        return function(*args, **kwargs)
-
-    return renamed
-
-
-def accept_aliases(module: types.ModuleType, aliases: dict[str, dict[str, str]]) -> None:
-    """Let the module's symbols take the assignment's other spellings of their keyword
-    parameters (``{"Layer": {"units": "out_features"}}``): a class through its
-    ``__init__``, a function itself. For trusted variants only, never student code."""
-    for symbol, names in aliases.items():
-        target = getattr(module, symbol, None)
-        if inspect.isclass(target):
-            target.__init__ = _renaming(target.__init__, names)
-        elif callable(target):
-            setattr(module, symbol, _renaming(target, names))
 
 
 @operation

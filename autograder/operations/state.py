@@ -6,9 +6,12 @@ runs; no operation keeps anything at module level, so what a worker knows is all
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import inspect
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,31 @@ from torch import nn
 from autograder.operations.registry import StudentFault, describe_exception
 
 SUPPORT_MODULE = "assignment_support"  # the name an assignment's support.py is imported as
+
+
+def _renaming(function: Callable[..., Any], aliases: dict[str, str]) -> Callable[..., Any]:
+    """``function`` that also takes each alias as a keyword for its parameter (given both,
+    the alias is passed on as it is, and the call fails as it would have)."""
+    @functools.wraps(function)
+    def renamed(*args: Any, **kwargs: Any) -> Any:
+        for alias, parameter in aliases.items():
+            if alias in kwargs and parameter not in kwargs:
+                kwargs[parameter] = kwargs.pop(alias)
+        return function(*args, **kwargs)
+
+    return renamed
+
+
+def accept_aliases(module: types.ModuleType, aliases: dict[str, dict[str, str]]) -> None:
+    """Let the module's symbols take the assignment's other spellings of their keyword
+    parameters (``{"Layer": {"units": "out_features"}}``): a class through its
+    ``__init__``, a function itself. For trusted variants only, never student code."""
+    for symbol, names in aliases.items():
+        target = getattr(module, symbol, None)
+        if inspect.isclass(target):
+            target.__init__ = _renaming(target.__init__, names)
+        elif callable(target):
+            setattr(module, symbol, _renaming(target, names))
 
 
 @dataclass
@@ -32,6 +60,9 @@ class WorkerState:
     next_handle: int = 1
     # Failed cells of each loaded notebook, by module name: for "defines no X" messages.
     notebook_failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The assignment's other spellings of parameters (``AssignmentSpec.aliases``): the
+    # support code's symbols accept them too, as the reference and the mutants do.
+    support_aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     _support: types.ModuleType | None = None
 
     def describe(self, exc: BaseException) -> dict[str, Any]:
@@ -61,6 +92,7 @@ class WorkerState:
             module = importlib.util.module_from_spec(spec)
             sys.modules[SUPPORT_MODULE] = module
             spec.loader.exec_module(module)
+            accept_aliases(module, self.support_aliases)
             self._support = module
         return self._support
 

@@ -148,16 +148,20 @@ class Zygote:
         return sock
 
     def spawn(self, scratch: Path, limits: Limits, readable: list[str],
-              timeout: float = 30, support: Path | None = None) -> Worker:
+              timeout: float = 30, support: Path | None = None,
+              aliases: dict[str, dict[str, str]] | None = None) -> Worker:
         """A new worker for ``scratch``; ``support``: the assignment's support.py, the one
-        assignment file it may read (and import, see :mod:`autograder.operations.state`)."""
+        assignment file it may read (and import, see :mod:`autograder.operations.state`);
+        ``aliases``: the assignment's other spellings of parameters, which the support
+        code's symbols then accept too (see ``AssignmentSpec.aliases``)."""
         with profiling.timed("worker spawn (zygote fork, until its hello)"):
-            return self._spawn(scratch, limits, readable, timeout, support)
+            return self._spawn(scratch, limits, readable, timeout, support, aliases or {})
 
     def _spawn(self, scratch: Path, limits: Limits, readable: list[str], timeout: float,
-               support: Path | None) -> Worker:
+               support: Path | None, aliases: dict[str, dict[str, str]]) -> Worker:
         sock = self._request({"op": "spawn", "scratch": str(scratch), "limits": limits.model_dump(),
-                              "readable": readable, "support": str(support) if support else None})
+                              "readable": readable, "support": str(support) if support else None,
+                              "support_aliases": aliases})
         try:
             hello = protocol.receive(sock, time.monotonic() + timeout)
         except (protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError):

@@ -85,13 +85,15 @@ class StudentSession:
 
     def __init__(self, zygote: Zygote, scratch: Path, limits: Limits,
                  check_seconds: float | None = None, budget_seconds: float | None = None,
-                 readable: list[str] | None = None, support: Path | None = None) -> None:
+                 readable: list[str] | None = None, support: Path | None = None,
+                 aliases: dict[str, dict[str, str]] | None = None) -> None:
         self.zygote = zygote
         self.scratch = scratch
         self.limits = limits
         self.check_seconds = check_seconds or limits.check_seconds
         self.readable = readable or []
         self.support = support
+        self.aliases = aliases or {}
         self.cell_seconds = limits.cell_seconds
         self.notebook_seconds = limits.notebook_seconds
         # What the first load of each notebook reported (failed cells), by module name.
@@ -183,7 +185,7 @@ class StudentSession:
                 self.restarts += 1
             self.memo.clear()
             self.worker = self.zygote.spawn(self.scratch, self.limits, self.readable,
-                                            support=self.support)
+                                            support=self.support, aliases=self.aliases)
             self.landlock = self.worker.landlock
             for module, file in list(self.modules.items()):
                 self._load(self.worker, module, file)

@@ -90,7 +90,8 @@ def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
                       or p.startswith(sys.base_prefix))
     sys.path[:] = [p for p in sys.path if p and p.startswith(installed)] + [str(scratch)]
     sys.dont_write_bytecode = True
-    state = WorkerState(scratch=scratch, support_file=Path(support) if support else None)
+    state = WorkerState(scratch=scratch, support_file=Path(support) if support else None,
+                        support_aliases=request.get("support_aliases") or {})
     return state, limits, landlock
 
 
