@@ -146,3 +146,33 @@ def test_a_run_with_kept_results_grades_as_a_fresh_one_without_torchvision(tmp_p
     assert [r["score"] for r in warm["reports"]] == [30, pytest.approx(22.5641, abs=1e-3)]
     # The first judge imported torchvision to build its resnet18; the second read its run.
     assert fresh["torchvision"] and not warm["torchvision"]
+
+
+def test_prefetched_work_is_computed_once_and_its_failure_reaches_the_check(tmp_path: Path) -> None:
+    import threading
+
+    cache = JudgeCache(load_assignment("resnet"))
+    started = threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        started.set()
+        calls.append("slow")
+        return "value"
+
+    def broken() -> str:
+        raise TimeoutError("the budget ran out")
+
+    cache.prefetch("runs:a", slow)
+    cache.prefetch("runs:a", slow)  # already under way: not started twice
+    assert started.wait(10)
+    assert cache.get("runs:a", lambda: calls.append("inline") or "other") == "value"
+    cache.prefetch("runs:b", broken)
+    with pytest.raises(TimeoutError):  # raised where the check asks, as if computed there
+        cache.get("runs:b", broken)
+    assert cache.get("runs:b", lambda: "computed again") == "computed again"
+    cache.prefetch("runs:c", broken)  # never asked for: settled and dropped, not raised
+    cache.prefetch("runs:d", slow)
+    cache.close()
+    assert calls == ["slow", "slow"] and "runs:d" in cache.values and "runs:c" not in cache.values
+    assert not [t for t in threading.enumerate() if t.name.startswith("autograder-prefetch")]

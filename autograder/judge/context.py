@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 import tempfile
 import types
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,11 +43,44 @@ class JudgeCache:
         self.store = store
         self.values: dict[str, Any] = {}
         self.shared_dir = Path(tempfile.mkdtemp(prefix="autograder-shared-"))
+        self._pending: dict[str, Future[Any]] = {}
+        self._background: ThreadPoolExecutor | None = None
+        self._background_pid = 0
+
+    def prefetch(self, key: str, compute: Callable[[], Any]) -> None:
+        """Start computing ``key``'s value in a background thread, for a later ``get``. Only
+        for work that waits on workers (other processes): the thread then holds the GIL
+        little, and the work runs beside the checks on another core."""
+        if key in self.values or key in self._pending:
+            return
+        if self._background is None or self._background_pid != os.getpid():  # not a parent's
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="autograder-prefetch")
+            self._background_pid = os.getpid()
+        self._pending[key] = self._background.submit(compute)
+
+    def settle(self) -> None:
+        """Wait for what was prefetched and no check asked for (a submission's grading ends
+        when all its workers are done); a failure no check saw is dropped with it."""
+        for key in list(self._pending):
+            try:
+                self.get(key, lambda: None)
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self.settle()
+        if self._background is not None and self._background_pid == os.getpid():
+            self._background.shutdown(wait=True)
+            self._background = None
 
     def get(self, key: str, compute: Callable[[], T], keep: bool = False) -> T:
         """The value under ``key``, computed once per judge. ``keep``: also kept on disk for
         later runs of this grader (JSON data and tensors only, computed from the reference,
         support code and seed alone, as every value here is: never from a worker's reply)."""
+        pending = self._pending.pop(key, None)
+        if pending is not None:  # what it raised is raised here, as a computation here would
+            with profiling.timed("judge cache wait (started in the background)"):
+                self.values[key] = pending.result()
         if key not in self.values:
             if keep and self.store is not None:
                 self.values[key] = self._kept(key, compute)

@@ -8,7 +8,9 @@ of those mutants it fails against (one check per mutant, see :func:`check_studen
 Each variant runs in a worker of its own, forked by the submission's zygote, in one folder
 per submission that holds only the variant's module (as ``model.py``) and the student's
 test file. The folder is emptied between variants, so every run sees the same path, module
-name and listing, and nothing one run leaves behind reaches the next.
+name and listing, and nothing one run leaves behind reaches the next. The runs start when
+the submission's grading starts (see :func:`start_student_test_runs`), in a thread of the
+judge that only waits on them.
 
 The worker calls the test functions and reports what happened, as data. The student's code
 runs in that worker, so it could make the reply say anything; but a reply that says "passed"
@@ -245,12 +247,13 @@ def run_student_tests(spec: AssignmentSpec, mutants: list[Mutant], sandbox: Vari
     return runs
 
 
-def variant_sandbox(ctx: Any) -> VariantSandbox:
-    """Where the variants of one submission's grading run."""
+def variant_sandbox(ctx: Any, name: str = "tests") -> VariantSandbox:
+    """Where the variants of one submission's grading run: ``name``, a folder of their own
+    for each kind of run (the hidden runs below may run while a public check runs its own)."""
     session = ctx.session
     # Next to the submission's own folder (both inside the grading run's private workspace),
     # so it goes when the workspace goes.
-    folder = Path(ctx.submission.folder).parent / "tests"
+    folder = Path(ctx.submission.folder).parent / name
     return VariantSandbox(session.zygote, folder, session.limits, session.budget)
 
 
@@ -260,10 +263,28 @@ def runs_key(test_file: str, test_source: bytes, seed: int) -> str:
     return f"student-tests:{test_file}:{seed}:{hashlib.sha256(test_source).hexdigest()}"
 
 
-def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
+def _runs_of(ctx: Any, test_file: str) -> tuple[str, Callable[[], StudentTestRuns]]:
+    """The cache key of the runs of the student's ``test_file``, and how to compute them."""
     source = ctx.originals[test_file]
-    return ctx.cache.get(runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
-        ctx.spec, ctx.cache.mutants(), variant_sandbox(ctx), test_file, source, ctx.seed))
+    return runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
+        ctx.spec, ctx.cache.mutants(), variant_sandbox(ctx, "variants"), test_file, source,
+        ctx.seed)
+
+
+def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
+    return ctx.cache.get(*_runs_of(ctx, test_file))
+
+
+def start_student_test_runs(ctx: Any, tasks: set[str] | None) -> None:
+    """Start the runs of the student's tests (of ``tasks``; None: all) against the reference
+    and the mutants now, beside the other checks: they happen in workers of their own, so
+    on a second core they cost the submission no wall-clock time. The checks of those tasks
+    then read their outcomes (see ``JudgeCache.prefetch``)."""
+    mutants = ctx.cache.mutants()
+    files = {ctx.spec.task(t).file for t in graded_tests(ctx.spec, mutants)
+             if tasks is None or t in tasks}
+    for test_file in sorted(f for f in files if f in ctx.originals):
+        ctx.cache.prefetch(*_runs_of(ctx, test_file))
 
 
 def mutant_names(assignment_root: Path | str, task: str) -> list[str]:

@@ -24,6 +24,7 @@ from autograder.gradebook.fingerprint import grader_fingerprint
 from autograder.ingest import ingest, submission_id
 from autograder.judge.context import JudgeCache, JudgeContext
 from autograder.judge.disk_cache import DiskCache
+from autograder.judge.mutation import start_student_test_runs
 from autograder.judge.outcomes import GRADER_PROBLEM, Outcome
 from autograder.judge.plugin import CheckCollector, CheckInfo, JudgePlugin
 from autograder.notebooks import notebook_problems
@@ -109,6 +110,8 @@ class Judge:
                                      readable=[str(self.cache.shared_dir)],
                                      support=self.spec.support_file, aliases=self.spec.aliases)
             ctx = JudgeContext(self.spec, submission, session, self.cache, self.seed)
+            if run_hidden:
+                start_student_test_runs(ctx, self.tasks)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():
                 plugin.pytest_started = time.perf_counter()
@@ -146,6 +149,7 @@ class Judge:
                                                 f"{type(exc).__name__}: {exc}", self.seed,
                                                 started_at))
         finally:
+            self.cache.settle()  # no worker of this submission outlives its grading
             if session is not None:
                 session.close()
             with profiling.timed("workspace removal"):
@@ -154,6 +158,7 @@ class Judge:
             profiling.flush(str(path))
 
     def close(self) -> None:
+        self.cache.close()
         shutil.rmtree(self.cache.shared_dir, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,15 +127,19 @@ class Zygote:
             start_new_session=True,
         )
         self._ready = False
+        # A judge's background thread may spawn while its main thread does: one of them
+        # reads the zygote's single "ready" line, the other waits for it here.
+        self._ready_lock = threading.Lock()
 
     def wait_ready(self, timeout: float = 120) -> None:
-        if self._ready:
-            return
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else b""
-        if line.strip() != b"ready":
-            raise RuntimeError("the sandbox could not start (the zygote process did not come up)")
-        self._ready = True
+        with self._ready_lock:
+            if self._ready:
+                return
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            line = self.process.stdout.readline() if ready else b""
+            if line.strip() != b"ready":
+                raise RuntimeError("the sandbox could not start (the zygote process did not come up)")
+            self._ready = True
 
     def _request(self, message: dict[str, Any]) -> socket.socket:
         """Connect and send ``message``. It is encoded first (the first encode imports torch,
