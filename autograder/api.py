@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from autograder import packaging
 from autograder.errors import UserError
 from autograder.fileio import write_atomic
-from autograder.judge.runner import Judge, failure_report, preload_checks
+from autograder.judge.runner import Judge, available_cpus, failure_report, preload_checks
 from autograder.layouts import collect_submissions, identify
 from autograder.packaging import build_package
 from autograder.report.model import Report
@@ -83,13 +83,13 @@ _judge: Judge | None = None
 
 
 def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None,
-                 tasks: list[str] | None, parent: int) -> None:
+                 tasks: list[str] | None, parent: int, background: bool) -> None:
     global _judge
     # Ctrl-C is the coordinator's to handle (it stops the judges): a judge interrupted in
     # the middle of a submission must not turn the interruption into a grade.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
-    _judge = Judge(spec, zygote, seed, tasks)
+    _judge = Judge(spec, zygote, seed, tasks, background=background)
     multiprocessing.util.Finalize(_judge, _judge.close, exitpriority=10)
 
 
@@ -102,15 +102,6 @@ def _die_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:  # it died before prctl took effect
         os._exit(1)
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, as taskset or a container sets
-    it), which is what ``-j auto`` uses."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _grade_in_judge(path: Path) -> Report:
@@ -162,11 +153,13 @@ def grade_submissions(submissions: list[Path], spec: AssignmentSpec, jobs: int =
         # costs the report of the submission it was grading, and is replaced; the others
         # never see it (in one shared pool, its death would fail every pending submission).
         context = multiprocessing.get_context("fork")
+        spare_cpu = available_cpus() > jobs  # for each judge's background runs
 
         def new_judge() -> ProcessPoolExecutor:
             return ProcessPoolExecutor(max_workers=1, mp_context=context,
                                        initializer=_start_judge,
-                                       initargs=(spec, zygote, seed, tasks, os.getpid()))
+                                       initargs=(spec, zygote, seed, tasks, os.getpid(),
+                                                 spare_cpu))
 
         judges = [new_judge() for _ in range(min(jobs, len(submissions)))]
         waiting = list(enumerate(submissions))[::-1]  # popped from the end: input order

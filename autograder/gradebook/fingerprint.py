@@ -58,6 +58,18 @@ def _version(name: str) -> str:
         return "absent"
 
 
+def _distribution_version(module: str) -> str:
+    """The version of the distribution that installs ``module`` (PIL is Pillow's); the
+    standard library's modules have none (Python's version is a part of its own)."""
+    names = _distributions().get(module, [module])
+    return ", ".join(f"{name} {_version(name)}" for name in sorted(set(names)))
+
+
+@cache
+def _distributions() -> dict[str, list[str]]:
+    return dict(importlib.metadata.packages_distributions())
+
+
 def manifest(spec: AssignmentSpec, seed: int | None = None,
              tasks: list[str] | None = None) -> dict[str, str]:
     """What the fingerprint is made of, part by part (kept in the gradebook, so a rerun can
@@ -73,7 +85,7 @@ def manifest(spec: AssignmentSpec, seed: int | None = None,
     # Installed packages the support and reference code build on (a support module may
     # subclass a torchvision layer): a new version can change what they compute.
     for package in sorted({name.split(".")[0] for name in spec.preload} - {"torch"}):
-        parts[f"package {package}"] = _version(package)
+        parts[f"package {package}"] = _distribution_version(package)
     for path in _files(spec.root):
         if path.relative_to(spec.root).parts[0] == _VALIDATION_ONLY:
             continue

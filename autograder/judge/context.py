@@ -43,40 +43,64 @@ class JudgeCache:
         self.store = store
         self.values: dict[str, Any] = {}
         self.shared_dir = Path(tempfile.mkdtemp(prefix="autograder-shared-"))
-        self._pending: dict[str, Future[Any]] = {}
+        self._pending: dict[str, Future[Any]] = {}  # started, not yet asked for
+        self._started: list[Future[Any]] = []  # everything started since the last settle
         self._background: ThreadPoolExecutor | None = None
         self._background_pid = 0
+        self._abandoned = False
 
     def prefetch(self, key: str, compute: Callable[[], Any]) -> None:
         """Start computing ``key``'s value in a background thread, for a later ``get``. Only
         for work that waits on workers (other processes): the thread then holds the GIL
         little, and the work runs beside the checks on another core."""
+        if self._background_pid != os.getpid():  # a forked judge: nothing of its parent's
+            self._background, self._pending, self._started = None, {}, []
+            self._background_pid = os.getpid()
         if key in self.values or key in self._pending:
             return
-        if self._background is None or self._background_pid != os.getpid():  # not a parent's
+        if self._background is None:
             self._background = ThreadPoolExecutor(1, thread_name_prefix="autograder-prefetch")
-            self._background_pid = os.getpid()
-        self._pending[key] = self._background.submit(compute)
+        future = self._background.submit(compute)
+        self._pending[key] = future
+        self._started.append(future)
 
     def settle(self) -> None:
-        """Wait for what was prefetched and no check asked for (a submission's grading ends
-        when all its workers are done); a failure no check saw is dropped with it."""
+        """Wait for everything started in the background (a submission's grading ends when
+        its workers are done), kept if no check asked for it; a failure no check saw is
+        dropped with it."""
+        started, self._started = self._started, []
+        for future in started:
+            try:
+                future.result()
+            except Exception:
+                pass
         for key in list(self._pending):
             try:
                 self.get(key, lambda: None)
             except Exception:
                 pass
 
+    def abandon(self) -> None:
+        """Stop waiting for background work (the run was interrupted): what has not started
+        never will; what runs ends at its next call (its budget is spent, see Judge.grade)."""
+        for future in self._started:
+            future.cancel()
+        self._pending, self._started = {}, []
+        self._abandoned = True
+
     def close(self) -> None:
+        """End the background thread: after the work it holds, unless the run was interrupted
+        (then the zygote's end kills the worker it waits on, and it ends at once)."""
         self.settle()
         if self._background is not None and self._background_pid == os.getpid():
-            self._background.shutdown(wait=True)
+            self._background.shutdown(wait=not self._abandoned, cancel_futures=True)
             self._background = None
 
     def get(self, key: str, compute: Callable[[], T], keep: bool = False) -> T:
         """The value under ``key``, computed once per judge. ``keep``: also kept on disk for
-        later runs of this grader (JSON data and tensors only, computed from the reference,
-        support code and seed alone, as every value here is: never from a worker's reply)."""
+        later runs of this grader: only for JSON data and tensors computed from the
+        reference, support code and seed alone, never from a worker's reply (many values here
+        are, such as a student test's outcomes: those must not be kept)."""
         pending = self._pending.pop(key, None)
         if pending is not None:  # what it raised is raised here, as a computation here would
             with profiling.timed("judge cache wait (started in the background)"):

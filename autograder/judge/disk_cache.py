@@ -37,18 +37,42 @@ KEPT_GRADERS = 6
 
 def default_root() -> Path | None:
     """Where stores live: ``$AUTOGRADER_CACHE_DIR``, else ``$XDG_CACHE_HOME/autograder``
-    (``~/.cache/autograder``); None when it is turned off."""
+    (``~/.cache/autograder``); None when it is turned off or there is no home to hold it."""
     configured = os.environ.get(CACHE_ENV)
     if configured is not None:
         return None if configured.strip().lower() in _OFF else Path(configured).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative: the XDG spec says ignore it
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no HOME and no passwd entry
+            return None
     return Path(base) / "autograder"
 
 
 def workers_cannot_write_here() -> bool:
-    """True where a worker cannot write outside its scratch folder: Landlock confines it, or
-    it runs as an unprivileged user of its own (the judge is root)."""
-    return landlock_abi() > 0 or os.geteuid() == 0
+    """True where a worker cannot change a file outside its scratch folder: Landlock with
+    truncation rights (ABI 3) confines it, or it runs as an unprivileged user of its own
+    (the judge is root; the folders it makes are its alone, see :func:`_ours`)."""
+    return landlock_abi() >= 3 or os.geteuid() == 0
+
+
+def _ours(folder: Path) -> bool:
+    """``folder`` and every folder above it that the store made or uses are this user's
+    (or root's) and writable by no one else: a folder someone else could write to is no
+    place to keep what decides scores."""
+    for level in [folder, *folder.parents]:
+        try:
+            info = level.lstat()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if level.is_symlink() or info.st_uid not in (os.geteuid(), 0):
+            return False
+        if info.st_mode & 0o022 and not info.st_mode & 0o1000:  # shared unless sticky (/tmp)
+            return False
+    return True
 
 
 class DiskCache:
@@ -68,7 +92,10 @@ class DiskCache:
 
     def is_empty(self) -> bool:
         """Nothing is kept for this grader yet (its first run on this machine)."""
-        return not self.folder.is_dir() or not any(self.folder.glob("*.pt"))
+        try:
+            return not self.folder.is_dir() or not any(self.folder.glob("*.pt"))
+        except OSError:
+            return True
 
     def _path(self, key: str) -> Path:
         return self.folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".pt")
@@ -76,16 +103,19 @@ class DiskCache:
     def load(self, key: str) -> Any | None:
         """The value stored under ``key``, or None (absent, unreadable or not data)."""
         path = self._path(key)
-        if not path.is_file():
-            return None
         try:
+            if not path.is_file() or not _ours(path):
+                return None
             stored = torch.load(path, weights_only=True, mmap=True)
-        except Exception:  # a truncated file, or one that holds more than data: a miss
+        except Exception:  # unreadable, truncated, or holding more than data: a miss
             return None
         # The key is stored too: a hash collision or a file moved by hand is a miss.
         if not isinstance(stored, dict) or stored.get("key") != key:
             return None
-        os.utime(self.folder)  # used now: the last folder to be pruned
+        try:
+            os.utime(self.folder)  # used now: the last folder to be pruned
+        except OSError:
+            pass
         return stored.get("value")
 
     def save(self, key: str, value: Any) -> None:
@@ -99,12 +129,14 @@ class DiskCache:
                     if not level.exists():  # every folder it makes is the user's alone
                         level.mkdir(mode=0o700, exist_ok=True)
                 _prune(self.folder.parent, keep=self.folder)
+            if not _ours(self.folder):
+                return
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".partial-")
             with os.fdopen(handle, "wb") as out:
                 torch.save({"key": key, "value": value}, out)
             os.replace(temporary, self._path(key))
             temporary = None
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: torch.save on a full disk
             pass
         finally:
             if temporary is not None:
@@ -125,7 +157,7 @@ def _refuse_other_than_data(value: Any, key: str) -> None:
     elif isinstance(value, (list, tuple)):
         for item in value:
             _refuse_other_than_data(item, key)
-    elif value is not None and not isinstance(value, (bool, int, float, str)):
+    elif value is not None and type(value) not in (bool, int, float, str):
         raise TypeError(f"cache value {key!r} holds a {type(value).__name__}: only data and "
                         "tensors can be kept on disk")
 

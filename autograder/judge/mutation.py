@@ -173,6 +173,7 @@ def _run_variant(sandbox: VariantSandbox, files: dict[str, bytes], modules: dict
     results: dict[str, StudentTestOutcome] = {}
     pending = list(tests)
     while pending:
+        sandbox.timeout()  # a spent budget (or an interrupted run) stops here, before the folder
         _empty_folder(sandbox.folder)
         for name, data in files.items():
             (sandbox.folder / name).write_bytes(data)
@@ -266,9 +267,11 @@ def runs_key(test_file: str, test_source: bytes, seed: int) -> str:
 def _runs_of(ctx: Any, test_file: str) -> tuple[str, Callable[[], StudentTestRuns]]:
     """The cache key of the runs of the student's ``test_file``, and how to compute them."""
     source = ctx.originals[test_file]
-    return runs_key(test_file, source, ctx.seed), lambda: run_student_tests(
-        ctx.spec, ctx.cache.mutants(), variant_sandbox(ctx, "variants"), test_file, source,
-        ctx.seed)
+    key = runs_key(test_file, source, ctx.seed)
+    # A folder per key: a run recomputed in a check never shares one with a background run.
+    folder = "variants-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    return key, lambda: run_student_tests(
+        ctx.spec, ctx.cache.mutants(), variant_sandbox(ctx, folder), test_file, source, ctx.seed)
 
 
 def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
@@ -277,14 +280,21 @@ def student_test_runs(ctx: Any, test_file: str) -> StudentTestRuns:
 
 def start_student_test_runs(ctx: Any, tasks: set[str] | None) -> None:
     """Start the runs of the student's tests (of ``tasks``; None: all) against the reference
-    and the mutants now, beside the other checks: they happen in workers of their own, so
-    on a second core they cost the submission no wall-clock time. The checks of those tasks
-    then read their outcomes (see ``JudgeCache.prefetch``)."""
-    mutants = ctx.cache.mutants()
-    files = {ctx.spec.task(t).file for t in graded_tests(ctx.spec, mutants)
-             if tasks is None or t in tasks}
-    for test_file in sorted(f for f in files if f in ctx.originals):
-        ctx.cache.prefetch(*_runs_of(ctx, test_file))
+    and the mutants now, beside the other checks: they happen in workers of their own, which
+    a spare core runs while the other checks run. The checks of those tasks then read their
+    outcomes (see ``JudgeCache.prefetch``). Any problem (mutants that do not apply, say) is
+    left for those checks to report, as they would without this head start."""
+    try:
+        graded = {t for m in load_mutant_specs(ctx.spec.root) for t in m.tests
+                  if tasks is None or t in tasks}
+        files = {ctx.spec.task(t).file for t in graded}
+        if not files:
+            return
+        ctx.cache.mutants()  # loaded here, not in the thread
+        for test_file in sorted(f for f in files if f in ctx.originals):
+            ctx.cache.prefetch(*_runs_of(ctx, test_file))
+    except Exception:
+        return
 
 
 def mutant_names(assignment_root: Path | str, task: str) -> list[str]:

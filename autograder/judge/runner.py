@@ -67,11 +67,27 @@ def _isolated_pytest_env() -> Iterator[None]:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, as taskset or a container sets
+    it), which is what ``-j auto`` uses."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class Judge:
-    """Grades submissions of one assignment; keeps reference work cached between them."""
+    """Grades submissions of one assignment; keeps reference work cached between them.
+
+    ``background``: start a submission's student-test runs beside its other checks (see
+    :func:`start_student_test_runs`); by default when a CPU is spare for them. With as many
+    judges as CPUs it is off: the runs would only compete with the checks for the same cores
+    and their wall-clock limits.
+    """
 
     def __init__(self, spec: AssignmentSpec, zygote: Zygote, seed: int | None = None,
-                 tasks: list[str] | None = None) -> None:
+                 tasks: list[str] | None = None, background: bool | None = None) -> None:
+        self.background = available_cpus() > 1 if background is None else background
         self.graded = spec.only(tasks)  # what reports cover; checks come from all of spec
         self.tasks = {t.name for t in self.graded.tasks} if tasks else None
         self.spec = spec
@@ -110,7 +126,7 @@ class Judge:
                                      readable=[str(self.cache.shared_dir)],
                                      support=self.spec.support_file, aliases=self.spec.aliases)
             ctx = JudgeContext(self.spec, submission, session, self.cache, self.seed)
-            if run_hidden:
+            if run_hidden and self.background:
                 start_student_test_runs(ctx, self.tasks)
             plugin = JudgePlugin(ctx, run_hidden=run_hidden, tasks=self.tasks)
             with _isolated_pytest_env():
@@ -148,14 +164,22 @@ class Judge:
             return self._stamped(failure_report(self.graded, Path(path),
                                                 f"{type(exc).__name__}: {exc}", self.seed,
                                                 started_at))
-        finally:
-            self.cache.settle()  # no worker of this submission outlives its grading
+        except BaseException:  # Ctrl-C: the background runs stop at their next call
             if session is not None:
-                session.close()
-            with profiling.timed("workspace removal"):
-                shutil.rmtree(workspace, ignore_errors=True)
-            profiling.add("grade (whole submission, in the judge)", time.perf_counter() - started)
-            profiling.flush(str(path))
+                session.budget.expire()
+            self.cache.abandon()
+            raise
+        finally:
+            try:
+                self.cache.settle()  # no worker of this submission outlives its grading
+            finally:
+                if session is not None:
+                    session.close()
+                with profiling.timed("workspace removal"):
+                    shutil.rmtree(workspace, ignore_errors=True)
+                profiling.add("grade (whole submission, in the judge)",
+                              time.perf_counter() - started)
+                profiling.flush(str(path))
 
     def close(self) -> None:
         self.cache.close()
@@ -219,7 +243,8 @@ def import_reference_packages(spec: AssignmentSpec, store: DiskCache | None) -> 
     if store is not None and not store.is_empty():
         return
     with profiling.timed("judge imports the preload (no reference results kept yet)"):
-        for name in spec.preload:
+        # torch's own submodules (torch._dynamo) are the workers' concern: no check needs them.
+        for name in [n for n in spec.preload if n.split(".")[0] != "torch"]:
             try:
                 importlib.import_module(name)
             except Exception:  # the zygote refuses to start over it, and says why

@@ -67,6 +67,10 @@ class Budget:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def expire(self) -> None:
+        """Spend what is left: every later call's timeout raises BudgetExhausted."""
+        self.deadline = time.monotonic()
+
     def timeout(self, seconds: float) -> float:
         """``seconds``, or less if less is left; raises :class:`BudgetExhausted` if none is."""
         remaining = self.remaining()
