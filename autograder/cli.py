@@ -82,6 +82,11 @@ def main() -> None:
     """Grade PyTorch exercises with hidden checks; student code runs only in a sandbox."""
 
 
+# Set by the console entry point: its standard streams are the process's own, which a warm
+# check server (autograder.server) can take over; a caller of main() may have replaced them.
+_from_console = False
+
+
 def run(prog_name: str = "autograder") -> None:
     """The console entry point: :func:`main`, then a quick exit.
 
@@ -90,6 +95,8 @@ def run(prog_name: str = "autograder") -> None:
     kernel frees anyway: 1.5 s of every command here. It is skipped when no other thread
     is alive (none can lose work), after the standard streams are flushed.
     """
+    global _from_console
+    _from_console = True
     try:
         main(prog_name=prog_name)
         code = 0
@@ -114,6 +121,14 @@ def run(prog_name: str = "autograder") -> None:
                 pass
             code = code or 120  # what Python's own exit gives when the last flush fails
     os._exit(code)
+
+
+def serve_checks() -> None:
+    """The warm check server's entry point (see autograder.server): each check it serves
+    runs this command, as `autograder check` would have in a process of its own."""
+    from autograder.server import main as serve
+
+    serve(lambda: run(prog_name="autograder"))
 
 
 @main.command("list", epilog=DONE_STATUS)
@@ -333,7 +348,17 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
     from autograder.spec import detect_assignment, load_assignment
 
     assignment = assignment or detect_assignment(path)
-    prestart_zygote(load_assignment(assignment).preload)
+    preload = load_assignment(assignment).preload
+    if _from_console:
+        from autograder.server import run_through_server
+
+        argv = ["check", str(path), "-a", assignment]
+        argv += ["-o", str(output)] if output is not None else []
+        argv += ["--fail-under", repr(fail_under)] if fail_under is not None else []
+        status = run_through_server(argv, preload)
+        if status is not None:
+            sys.exit(status)
+    prestart_zygote(preload)
     from autograder import api
     from autograder.fileio import write_atomic
     from autograder.report.text import check_output
@@ -351,6 +376,15 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
         if share < fail_under:
             raise click.ClickException(f"{passed} of {len(tests)} public checks pass "
                                        f"({share:.0f}%), under --fail-under {fail_under:g}")
+
+
+@main.command("stop-server", epilog=DONE_STATUS)
+def stop_server_command() -> None:
+    """Stop the warm server that answers `check` here (it stops by itself after 10 idle
+    minutes; AUTOGRADER_SERVER=off keeps `check` from starting one)."""
+    from autograder.server import stop_server
+
+    click.echo("stopped the warm check server" if stop_server() else "no warm check server runs")
 
 
 REPORT_FORMATS = tuple(FORMATS)

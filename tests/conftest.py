@@ -28,6 +28,8 @@ REFERENCE_RESNET = ROOT / "reference" / "resnet" / "resnet.py"
 # (they inherit the environment), never the user's own ~/.cache.
 _SESSION_STORE = tempfile.mkdtemp(prefix="autograder-test-store-")
 os.environ[CACHE_ENV] = _SESSION_STORE
+# `check` runs in the command itself unless a test asks for the warm server (and stops it).
+os.environ["AUTOGRADER_SERVER"] = "off"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

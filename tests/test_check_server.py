@@ -1,0 +1,157 @@
+"""The warm server behind `autograder check` (autograder.server): real commands in processes
+of their own, a real server process, and a real other user where the tests run as root."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from autograder import server
+from tests.classroom import ROOT, cli_env, processes_marked, wait_for_no_processes
+
+GOOD = ROOT / "examples" / "resnet" / "good_student"
+BUGGY = ROOT / "examples" / "resnet" / "buggy_student"
+NOBODY = 65534
+
+
+def _listening(key: str) -> bool:
+    name = f"@autograder-check-{os.getuid()}-{key}"
+    return any(line.split()[-1] == name for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+               if len(line.split()) > 7)
+
+
+@pytest.fixture()
+def warm(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment of its own (its own server key), the server on; stopped afterwards."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = cli_env(AUTOGRADER_SERVER="on", AUTOGRADER_TEST_MARK=f"server-{tmp_path.name}",
+                  TMPDIR=str(scratch))
+    yield env
+    done = subprocess.run([sys.executable, "-m", "autograder", "stop-server"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not _listening(server.server_key(env))
+    assert wait_for_no_processes(env["AUTOGRADER_TEST_MARK"], scratch) == []
+
+
+def _check(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "autograder", "check", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_warm_server_answers_as_the_command_itself(warm: dict[str, str], tmp_path: Path) -> None:
+    off = dict(warm, AUTOGRADER_SERVER="off")
+    work = tmp_path / "work"
+    shutil.copytree(BUGGY, work)
+    alone = _check(off, ".", "-o", "alone.json", "--fail-under", "100", cwd=work)
+    assert not _listening(server.server_key(warm))  # off starts nothing
+    first = _check(warm, ".", "-o", "first.json", "--fail-under", "100", cwd=work)
+    assert _listening(server.server_key(warm))
+    pids = processes_marked(warm["AUTOGRADER_TEST_MARK"], Path(warm["TMPDIR"]))
+    second = _check(warm, ".", "-o", "second.json", "--fail-under", "100", cwd=work)
+    # the same words, the same exit status and message, the same report (a relative -o lands in
+    # the client's folder), whether the server just started, was warm, or is off
+    for done in (first, second):
+        assert (done.returncode, done.stdout, done.stderr) == \
+            (alone.returncode, alone.stdout, alone.stderr)
+    assert alone.returncode == 1 and "under --fail-under 100" in alone.stderr
+    reports = [json.loads((work / f"{name}.json").read_text())["tasks"]
+               for name in ("alone", "first", "second")]
+    for task in (task for tasks in reports for task in tasks):
+        for test in task["tests"]:
+            test.pop("duration")
+    assert reports[0] == reports[1] == reports[2]
+    # the second check found the server the first one started (same processes, none added
+    # but its own judge, which is gone)
+    assert set(processes_marked(warm["AUTOGRADER_TEST_MARK"], Path(warm["TMPDIR"]))) == set(pids)
+    good = _check(warm, str(GOOD))
+    assert good.returncode == 0 and "13 of 13 public checks pass" in good.stdout
+
+
+def test_the_server_keys_on_what_a_check_depends_on() -> None:
+    base = {"HOME": "/home/a", "PATH": "/bin"}
+    assert server.server_key(base) == server.server_key(dict(base, AUTOGRADER_SERVER="on"))
+    assert server.server_key(base) == server.server_key(dict(base, EDITOR="vi"))
+    assert server.server_key(base) != server.server_key(dict(base, AUTOGRADER_CACHE_DIR="off"))
+    assert server.server_key(base) != server.server_key(dict(base, TMPDIR="/elsewhere"))
+    assert server.enabled({}) and not server.enabled({"CI": "true"})
+    assert server.enabled({"CI": "true", "AUTOGRADER_SERVER": "on"})
+    assert not server.enabled({"AUTOGRADER_SERVER": "off"})
+
+
+def test_ctrl_c_stops_the_check_and_the_server_serves_on(warm: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    assert _check(warm, str(GOOD)).returncode == 0  # the server is warm
+    slow = tmp_path / "slow"
+    shutil.copytree(GOOD, slow)
+    code = (slow / "resnet.py").read_text()
+    (slow / "resnet.py").write_text("import time\ntime.sleep(4)\n" + code)
+    started = time.monotonic()
+    alone = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(slow)], env=warm,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # the client is up; the check waits on the student's import in the server
+    alone.send_signal(signal.SIGINT)
+    out, err = alone.communicate(timeout=60)
+    # what the command says when it runs the check itself (click's Abort, status 1), at once
+    assert alone.returncode == 1 and err.strip().endswith("Aborted!"), (out, err)
+    assert time.monotonic() - started < 4
+    again = _check(warm, str(GOOD))
+    assert again.returncode == 0 and "13 of 13 public checks pass" in again.stdout
+
+
+needs_root = pytest.mark.skipif(os.getuid() != 0, reason="needs another user (tests run as root)")
+
+
+@needs_root
+def test_a_name_held_by_another_user_is_not_trusted(warm: dict[str, str]) -> None:
+    """The name is an abstract socket: another user may take it first. The client then runs
+    the check itself, and hands that user nothing (no streams, no environment)."""
+    address = "\0" + f"autograder-check-{os.getuid()}-{server.server_key(warm)}"
+    squatter = subprocess.Popen(
+        [sys.executable, "-c", "import socket, sys, time; s = socket.socket(socket.AF_UNIX); "
+         f"s.bind({address!r}); s.listen(8); print('up', flush=True); "
+         "c, _ = s.accept(); print('served', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True, user=NOBODY, group=NOBODY)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        done = _check(warm, str(GOOD))
+        assert done.returncode == 0 and "13 of 13 public checks pass" in done.stdout
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+@needs_root
+def test_the_server_serves_only_its_own_user(warm: dict[str, str]) -> None:
+    assert _check(warm, str(GOOD)).returncode == 0
+    address = "\0" + f"autograder-check-{os.getuid()}-{server.server_key(warm)}"
+    other = subprocess.run(
+        [sys.executable, "-c", "import socket; s = socket.socket(socket.AF_UNIX); "
+         f"s.connect({address!r}); s.settimeout(10); print(repr(s.recv(100)))"],
+        capture_output=True, text=True, user=NOBODY, group=NOBODY, timeout=60)
+    assert other.returncode == 0 and other.stdout.strip() == "b''", other  # closed, no greeting
+    assert _check(warm, str(GOOD)).returncode == 0  # and it serves its own user on
+
+
+def test_no_server_means_the_check_runs_here(tmp_path: Path) -> None:
+    """A server that is not there and cannot start (a Python that fails at once) costs
+    nothing but the wait: the check runs in the command itself."""
+    env = cli_env(AUTOGRADER_SERVER="on", AUTOGRADER_TEST_MARK="server-none")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("\0" + f"autograder-check-{os.getuid()}-{server.server_key(env)}")
+    try:  # bound, never listening: connect is refused, and a started server cannot bind
+        done = _check(env, str(GOOD))
+    finally:
+        sock.close()
+    assert done.returncode == 0 and "13 of 13 public checks pass" in done.stdout
