@@ -47,6 +47,8 @@ SWITCH = "AUTOGRADER_SERVER"
 # hands to its zygote; a check run elsewhere would differ in them.
 _KEYED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "XDG_CACHE_HOME",
                     "CUDA_VISIBLE_DEVICES", "PYTHONPATH", "PYTHONHASHSEED")
+# torch and its thread pools read these when torch is imported: once, in the server
+_KEYED_PREFIXES = ("AUTOGRADER_", "OMP_", "MKL_", "TORCH_", "PYTORCH_", "CUBLAS_", "CUDA_")
 _PEERCRED = "3i"
 _MAX_MESSAGE = 1 << 20
 _START_TIMEOUT = 120.0
@@ -71,7 +73,7 @@ def server_key(environ: dict[str, str] | None = None) -> str:
             digest.update(path.relative_to(package).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     keyed = {k: v for k, v in environ.items()
-             if k in _KEYED_VARIABLES or (k.startswith("AUTOGRADER_") and k != SWITCH)}
+             if k in _KEYED_VARIABLES or (k.startswith(_KEYED_PREFIXES) and k != SWITCH)}
     digest.update(json.dumps(keyed, sort_keys=True).encode())
     return digest.hexdigest()[:32]
 
@@ -99,24 +101,46 @@ def _receive(sock: socket.socket, timeout: float | None, with_fds: int = 0
     """One message (None when the other side closed first) and the descriptors it carried."""
     deadline = None if timeout is None else time.monotonic() + timeout
     buffer, fds = b"", []
-    while True:
-        size = struct.unpack("!I", buffer[:4])[0] if len(buffer) >= 4 else None
-        if size is not None and size > _MAX_MESSAGE:
-            raise ValueError("message too large")
-        if size is not None and len(buffer) >= 4 + size:
-            return json.loads(buffer[4:4 + size]), fds
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and (left <= 0 or not select.select([sock], [], [], left)[0]):
-            raise TimeoutError("no message in time")
-        if with_fds and not fds:
-            chunk, fds, _, _ = socket.recv_fds(sock, 65536, with_fds)
-        else:
-            chunk = sock.recv(65536)
-        if not chunk:
-            for fd in fds:
-                os.close(fd)
+    try:
+        while True:
+            message = _complete(buffer)
+            if message is not None:
+                return message, fds
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not select.select([sock], [], [], left)[0]):
+                raise TimeoutError("no message in time")
+            if with_fds and not fds:
+                chunk, fds, _, _ = socket.recv_fds(sock, 65536, with_fds)
+            else:
+                chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            buffer += chunk
+    except BaseException as exc:
+        for fd in fds:
+            os.close(fd)
+        if isinstance(exc, EOFError):
             return None, []
-        buffer += chunk
+        raise
+
+
+def _complete(buffer: bytes) -> dict[str, Any] | None:
+    """The message ``buffer`` holds, None while it is incomplete; ValueError when it is not
+    a JSON object of a sensible size."""
+    if len(buffer) < 4:
+        return None
+    size = struct.unpack("!I", buffer[:4])[0]
+    if size > _MAX_MESSAGE:
+        raise ValueError("message too large")
+    if len(buffer) < 4 + size:
+        return None
+    try:
+        message = json.loads(buffer[4:4 + size])
+    except RecursionError:
+        raise ValueError("message too deep") from None
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    return message
 
 
 # --- the client -------------------------------------------------------------------------
@@ -167,8 +191,10 @@ def run_through_server(argv: list[str], preload: Sequence[str]) -> int | None:
             hello, _ = _receive(sock, _START_TIMEOUT)
             if not hello or not hello.get("hello"):
                 return None
+            umask = os.umask(0o022)
+            os.umask(umask)
             request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
-                       "preload": list(preload)}
+                       "umask": umask, "preload": list(preload)}
             _send(sock, request, fds=(0, 1, 2))
             started, _ = _receive(sock, _START_TIMEOUT)
         except (OSError, ValueError, TimeoutError):
@@ -201,7 +227,7 @@ def _wait_for_status(sock: socket.socket) -> int:
 
 
 def stop_server() -> bool:
-    """Stop this environment's server; whether one was running."""
+    """Stop this environment's server; whether one was running and said it stopped."""
     sock = _connect(server_key())
     if sock is None:
         return False
@@ -209,17 +235,43 @@ def stop_server() -> bool:
         try:
             _receive(sock, 30)
             _send(sock, {"op": "stop"})
-            _receive(sock, 30)
+            stopped, _ = _receive(sock, 30)
         except (OSError, ValueError, TimeoutError):
-            pass
-    return True
+            return False
+    return bool(stopped and stopped.get("stopped"))
 
 
 # --- the server -------------------------------------------------------------------------
 
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor``'s child, grandchild, ...: its zygote's workers are,
+    however they fork or detach (the zygote is their subreaper), and they are untrusted."""
+    for _ in range(4096):
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return True  # gone or unreadable: not known to be a stranger to our tree
+        if pid == ancestor:
+            return True
+    return True
+
+
+def _may_connect(conn: socket.socket) -> bool:
+    """The same user, and not a process this server started: a worker of its zygote (student
+    code) may find the name in /proc/net/unix and must not be served."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(_PEERCRED))
+    peer_pid, peer_uid, _ = struct.unpack(_PEERCRED, creds)
+    return peer_uid == os.getuid() and not _descends_from(peer_pid, os.getpid())
+
+
 class _Server:
-    def __init__(self, listener: socket.socket, idle: float, command: Callable[[], None]) -> None:
+    def __init__(self, listener: socket.socket, key: str, idle: float,
+                 command: Callable[[], None]) -> None:
         self.listener = listener
+        self.key = key
         self.command = command
         self.idle = idle
         self.zygotes: dict[tuple[str, ...], Any] = {}
@@ -249,30 +301,39 @@ class _Server:
                 return  # idle long enough: whatever it holds is memory a laptop wants back
             conn, _ = self.listener.accept()
             with conn:
-                if _peer_uid(conn) != os.getuid():
-                    continue
                 try:
-                    _send(conn, {"hello": True})
-                    request, fds = _receive(conn, 10, with_fds=3)
-                except (OSError, ValueError, TimeoutError):
-                    continue
-                try:
-                    if request and request.get("op") == "stop":
-                        self.listener.close()  # the name is free once the client hears back
-                        _send(conn, {"stopped": True})
+                    if self.serve_one(conn):
                         return
-                    if request and request.get("op") == "run" and len(fds) == 3:
-                        self.run(conn, request, fds)
-                finally:
-                    for fd in fds:
-                        os.close(fd)
+                except Exception:  # one client's problem: the next is served all the same
+                    continue
+
+    def serve_one(self, conn: socket.socket) -> bool:
+        """Serve one connection; whether it asked the server to stop."""
+        if not _may_connect(conn):
+            return False
+        _send(conn, {"hello": True})
+        request, fds = _receive(conn, 10, with_fds=3)
+        try:
+            if request and request.get("op") == "stop":
+                self.listener.close()  # the name is free once the client hears back
+                _send(conn, {"stopped": True})
+                return True
+            if request and request.get("op") == "run" and len(fds) == 3:
+                self.run(conn, request, fds)
+            return False
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def run(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         try:
             preload = tuple(str(name) for name in request["preload"])
             argv = [str(arg) for arg in request["argv"]]
             env = {str(k): str(v) for k, v in request["env"].items()}
-            cwd = str(request["cwd"])
+            cwd, umask = str(request["cwd"]), int(request["umask"]) & 0o777
+            # only `check`, and only for the environment this server was started for
+            if argv[:1] != ["check"] or server_key(env) != self.key:
+                return
             zygote = self.zygote(preload)
         except Exception:  # a zygote that cannot start, a malformed request: the client runs it
             return
@@ -280,9 +341,15 @@ class _Server:
             return
         pid = os.fork()
         if pid == 0:
-            _run_check(conn, self.listener, zygote, self.command, argv, env, cwd, fds)
-        _send(conn, {"started": True})
-        status = _watch(conn, pid)
+            _run_check(conn, self.listener, zygote, self.command, argv, env, cwd, umask, fds)
+        try:
+            _send(conn, {"started": True})
+            status = _watch(conn, pid)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         with contextlib.suppress(OSError):
             _send(conn, {"status": status})
 
@@ -296,31 +363,40 @@ def _closed(conn: socket.socket) -> bool:
         return True
 
 
+_GRACE_SECONDS = 30.0
+
+
 def _watch(conn: socket.socket, pid: int) -> int:
-    """The judge's exit status; the client's Ctrl-C (or its end) interrupts the judge."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        listening = True
-        while True:
-            ready, _, _ = select.select([pidfd] + ([conn] if listening else []), [], [])
-            if pidfd in ready:
-                break
-            try:
-                message, _ = _receive(conn, 5)
-            except (OSError, ValueError, TimeoutError):
-                message = None
-            if message is None:
-                listening = False  # gone: nobody reads the outcome, so stop the work
+    """The judge's exit status; the client's Ctrl-C (or its end) interrupts the judge, and a
+    judge still running ``_GRACE_SECONDS`` later is killed (the next check must not wait)."""
+    interrupted_at: float | None = None
+    listening = True
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if interrupted_at is not None and time.monotonic() - interrupted_at > _GRACE_SECONDS:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
-    finally:
-        os.close(pidfd)
-    _, status = os.waitpid(pid, 0)
+                os.kill(pid, signal.SIGKILL)
+        if not listening or not select.select([conn], [], [], 0.05)[0]:
+            if not listening:
+                time.sleep(0.05)
+            continue
+        try:
+            message, _ = _receive(conn, 5)
+        except (OSError, ValueError, TimeoutError):
+            message = None
+        if message is None:
+            listening = False  # gone: nobody reads the outcome, so stop the work
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        interrupted_at = interrupted_at or time.monotonic()
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any, command: Callable[[], None],
-               argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> None:
+def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any,
+               command: Callable[[], None], argv: list[str], env: dict[str, str], cwd: str,
+               umask: int, fds: list[int]) -> None:
     """In the forked judge: become the client's command, run it, and never return."""
     code = 1
     try:
@@ -338,6 +414,7 @@ def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any, comman
         sys.stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
                           errors="backslashreplace", closefd=False)
         os.chdir(cwd)
+        os.umask(umask)
         os.environ.clear()
         os.environ.update(env)
         os.environ[SWITCH] = "off"  # this judge is the check: it must not ask a server again
@@ -346,6 +423,11 @@ def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any, comman
 
         client._prestarted = zygote  # the server's: this judge's own close leaves it running
         command()  # the console entry point: it ends the process
+    except SystemExit as done:  # its exit while a thread still runs (after a Ctrl-C)
+        code = done.code if isinstance(done.code, int) else 1
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
     except BaseException:
         with contextlib.suppress(BaseException):
             if os.environ.get("AUTOGRADER_DEBUG"):
@@ -368,7 +450,7 @@ def main(command: Callable[[], None]) -> None:
         return
     listener.listen(8)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a stray Ctrl-C is for the clients' checks
-    server = _Server(listener, IDLE_SECONDS, command)
+    server = _Server(listener, key, IDLE_SECONDS, command)
     try:
         if preload:
             from autograder.sandbox.client import Zygote

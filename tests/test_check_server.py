@@ -155,3 +155,15 @@ def test_no_server_means_the_check_runs_here(tmp_path: Path) -> None:
     finally:
         sock.close()
     assert done.returncode == 0 and "13 of 13 public checks pass" in done.stdout
+
+
+def test_a_process_of_the_servers_own_tree_is_refused() -> None:
+    """Its zygote's workers (student code) descend from the server: refused, however deep."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert server._descends_from(child.pid, os.getpid())
+        assert not server._descends_from(os.getpid(), child.pid)
+        assert not server._descends_from(os.getppid(), os.getpid())
+    finally:
+        child.kill()
+        child.wait()
