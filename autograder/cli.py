@@ -384,7 +384,9 @@ def stop_server_command() -> None:
     minutes; AUTOGRADER_SERVER=off keeps `check` from starting one)."""
     from autograder.server import stop_server
 
-    click.echo("stopped the warm check server" if stop_server() else "no warm check server runs")
+    click.echo({"stopped": "stopped the warm check server",
+                "busy": "the warm check server is running a check: ask again when it is done",
+                "none": "no warm check server runs"}[stop_server()])
 
 
 REPORT_FORMATS = tuple(FORMATS)

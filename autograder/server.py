@@ -45,8 +45,9 @@ IDLE_SECONDS = 600.0
 SWITCH = "AUTOGRADER_SERVER"
 # What a judge reads from the environment at start-up (the server's were fixed then) or
 # hands to its zygote; a check run elsewhere would differ in them.
-_KEYED_VARIABLES = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "XDG_CACHE_HOME",
-                    "CUDA_VISIBLE_DEVICES", "PYTHONPATH", "PYTHONHASHSEED")
+_KEYED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "HOME", "TMPDIR", "XDG_CACHE_HOME",
+                    "CUDA_VISIBLE_DEVICES", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
+                    "PYTHONUTF8")
 # torch and its thread pools read these when torch is imported: once, in the server
 _KEYED_PREFIXES = ("AUTOGRADER_", "OMP_", "MKL_", "TORCH_", "PYTORCH_", "CUBLAS_", "CUDA_")
 _PEERCRED = "3i"
@@ -226,19 +227,22 @@ def _wait_for_status(sock: socket.socket) -> int:
     return int(done.get("status", 1))
 
 
-def stop_server() -> bool:
-    """Stop this environment's server; whether one was running and said it stopped."""
+def stop_server() -> str:
+    """Stop this environment's server: ``stopped``, ``busy`` (it runs a check; it stops when
+    asked again once that is done), or ``none`` (none runs, or it did not answer)."""
     sock = _connect(server_key())
     if sock is None:
-        return False
+        return "none"
     with sock:
         try:
-            _receive(sock, 30)
+            hello, _ = _receive(sock, 30)
+            if hello and hello.get("busy"):
+                return "busy"
             _send(sock, {"op": "stop"})
             stopped, _ = _receive(sock, 30)
         except (OSError, ValueError, TimeoutError):
-            return False
-    return bool(stopped and stopped.get("stopped"))
+            return "none"
+    return "stopped" if stopped and stopped.get("stopped") else "none"
 
 
 # --- the server -------------------------------------------------------------------------
@@ -344,7 +348,7 @@ class _Server:
             _run_check(conn, self.listener, zygote, self.command, argv, env, cwd, umask, fds)
         try:
             _send(conn, {"started": True})
-            status = _watch(conn, pid)
+            status = _watch(conn, pid, self.listener)
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -352,6 +356,15 @@ class _Server:
             raise
         with contextlib.suppress(OSError):
             _send(conn, {"status": status})
+
+
+def _turn_away(listener: socket.socket) -> None:
+    try:
+        other, _ = listener.accept()
+    except OSError:
+        return
+    with other, contextlib.suppress(OSError):
+        _send(other, {"busy": True})
 
 
 def _closed(conn: socket.socket) -> bool:
@@ -366,9 +379,11 @@ def _closed(conn: socket.socket) -> bool:
 _GRACE_SECONDS = 30.0
 
 
-def _watch(conn: socket.socket, pid: int) -> int:
+def _watch(conn: socket.socket, pid: int, listener: socket.socket) -> int:
     """The judge's exit status; the client's Ctrl-C (or its end) interrupts the judge, and a
-    judge still running ``_GRACE_SECONDS`` later is killed (the next check must not wait)."""
+    judge still running ``_GRACE_SECONDS`` later is killed (the next check must not wait).
+    A client that comes meanwhile hears at once that the server is busy, and runs its check
+    itself."""
     interrupted_at: float | None = None
     listening = True
     while True:
@@ -378,9 +393,10 @@ def _watch(conn: socket.socket, pid: int) -> int:
         if interrupted_at is not None and time.monotonic() - interrupted_at > _GRACE_SECONDS:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if not listening or not select.select([conn], [], [], 0.05)[0]:
-            if not listening:
-                time.sleep(0.05)
+        ready = select.select([listener] + ([conn] if listening else []), [], [], 0.05)[0]
+        if listener in ready:
+            _turn_away(listener)
+        if conn not in ready:
             continue
         try:
             message, _ = _receive(conn, 5)
@@ -408,11 +424,12 @@ def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any,
             os.dup2(fd, target)
         for fd in fds:
             os.close(fd)
-        sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", buffering=1 if os.isatty(1) else -1,  # noqa: SIM115
-                          encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", buffering=1, encoding="utf-8",  # noqa: SIM115
-                          errors="backslashreplace", closefd=False)
+        # the encodings Python chose for the server's streams: the client's locale (keyed)
+        streams = [(sys.stdin, 0, "r"), (sys.stdout, 1, "w"), (sys.stderr, 2, "w")]
+        sys.stdin, sys.stdout, sys.stderr = (
+            open(fd, mode, buffering=1 if fd == 2 or os.isatty(fd) else -1,  # noqa: SIM115
+                 encoding=old.encoding, errors=old.errors, closefd=False)
+            for old, fd, mode in streams)
         os.chdir(cwd)
         os.umask(umask)
         os.environ.clear()

@@ -100,12 +100,18 @@ def test_ctrl_c_stops_the_check_and_the_server_serves_on(warm: dict[str, str],
     started = time.monotonic()
     alone = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(slow)], env=warm,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # the client is up; the check waits on the student's import in the server
+    time.sleep(0.8)  # the client is up; the check waits on the student's import in the server
+    # another check meanwhile: the busy server turns it away at once, and it runs by itself
+    other = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(GOOD)], env=warm,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.7)
     alone.send_signal(signal.SIGINT)
     out, err = alone.communicate(timeout=60)
     # what the command says when it runs the check itself (click's Abort, status 1), at once
     assert alone.returncode == 1 and err.strip().endswith("Aborted!"), (out, err)
     assert time.monotonic() - started < 4
+    out, err = other.communicate(timeout=300)
+    assert other.returncode == 0 and "13 of 13 public checks pass" in out, err
     again = _check(warm, str(GOOD))
     assert again.returncode == 0 and "13 of 13 public checks pass" in again.stdout
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -191,6 +192,35 @@ def spawn_and_spin():
         time.sleep(0.05)
     assert not _alive(pid), "a process started by student code outlived the timeout"
     session.close()
+
+
+def test_a_dead_judges_workers_do_not_live_on(zygote, tmp_path) -> None:
+    """A judge forked from the zygote's owner (``-j N``, a warm check server's judge) killed in
+    the middle of a check: the owner lives on, and so would the worker asleep in student
+    code, until the zygote kills it."""
+    pid = os.fork()
+    if pid == 0:  # the judge
+        try:
+            session = _session(zygote, tmp_path, '''
+import os, time
+def sleeper():
+    open("worker.pid", "w").write(str(os.getpid()))
+    time.sleep(600)
+''', check_seconds=600)
+            _call(session, "sleeper", timeout=600)
+        finally:
+            os._exit(0)
+    marker = tmp_path / "worker.pid"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.05)
+    worker = int(marker.read_text())
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.05)
+    assert not _alive(worker), "a worker outlived the judge that asked for it"
 
 
 def _alive(pid: int) -> bool:

@@ -128,6 +128,14 @@ def _parent_of(pid: int) -> int:
         return 0
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def may_ask_for_workers(peer_pid: int, peer_uid: int, owner: int) -> bool:
     """Whether the process at the other end of a connection may ask for workers: only the
     judge that started the zygote (``owner``), or a judge it forked, under our own user. A
@@ -158,6 +166,9 @@ class Zygote:
     def __init__(self, name: str, owner: int) -> None:
         self.owner = owner
         self.children: dict[int, int | None] = {}
+        # worker -> the judge that asked for it, where that is not the owner (a judge forked
+        # from it: -j N, or a warm check server's judge of one check)
+        self.requesters: dict[int, int] = {}
         # An abstract socket: no file to find, and Landlock keeps sandboxed processes from
         # connecting to abstract sockets made outside the sandbox.
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -175,6 +186,7 @@ class Zygote:
             if pid in self.children:
                 self.children[pid] = status
         self.kill_orphans()
+        self.kill_abandoned()
         reaped = [pid for pid, status in self.children.items() if status is not None]
         for pid in reaped[: max(0, len(reaped) - _KEPT_STATUSES)]:
             del self.children[pid]
@@ -185,6 +197,16 @@ class Zygote:
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) not in self.children and _parent_of(int(entry)) == me:
                 _kill_group_and_self(int(entry))
+
+    def kill_abandoned(self) -> None:
+        """Kill the workers of a forked judge that is gone (killed in the middle of a check):
+        the owner may live on (a warm server), and a worker asleep in student code would."""
+        for pid, judge in list(self.requesters.items()):
+            if self.children.get(pid, 0) is not None:
+                del self.requesters[pid]  # ended, or already forgotten
+            elif _parent_of(judge) == 0 or _is_zombie(judge):
+                _kill_group_and_self(pid)
+                del self.requesters[pid]
 
     def exit_status(self, pid: int) -> dict[str, int | bool]:
         deadline = time.monotonic() + 3
@@ -226,6 +248,8 @@ class Zygote:
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     worker.serve(conn, request)
                 self.children[pid] = None
+                if peer_pid != self.owner:
+                    self.requesters[pid] = peer_pid
         except (OSError, protocol.ProtocolError, protocol.ChannelClosed, protocol.ChannelTimeout):
             pass
         finally:
