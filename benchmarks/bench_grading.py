@@ -280,16 +280,34 @@ def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, l
     return seconds / len(paths), cpu / len(paths), scores
 
 
-def time_check(path: Path, grader: Path = ROOT) -> tuple[float, float]:
+def time_check(path: Path, grader: Path = ROOT, server: bool = False) -> tuple[float, float]:
     """Seconds and CPU seconds of `autograder check PATH` (the student's command), process
-    start to end, with the grader in ``grader`` (this tree, or the students' copy)."""
+    start to end, with the grader in ``grader`` (this tree, or the students' copy); with
+    ``server``, through the warm check server (started by the first such call; its own CPU
+    is not counted: it is no child of this process)."""
     cpu_before, started = cpu_seconds(), time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "autograder", "check", str(path)], cwd=path,
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONPATH": str(grader)})
+                          capture_output=True, text=True, check=False, env=check_env(grader, server))
     if done.returncode != 0:
         raise SystemExit(f"autograder check failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started, cpu_seconds() - cpu_before
+
+
+def check_env(grader: Path, server: bool) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(grader), "AUTOGRADER_SERVER": "on" if server else "off"}
+
+
+def time_warm_checks(path: Path, grader: Path, runs: int = 5) -> str:
+    """The first check through the warm server (which it starts) and the median of the next
+    ``runs``; the server is stopped afterwards."""
+    try:
+        first, _ = time_check(path, grader, server=True)
+        warm = sorted(time_check(path, grader, server=True)[0] for _ in range(runs))
+    finally:
+        subprocess.run([sys.executable, "-m", "autograder", "stop-server"], capture_output=True,
+                       env=check_env(grader, True), check=False)
+    return (f"first {first:.2f} s (starts the server), then median {warm[len(warm) // 2]:.2f} s "
+            f"(min {warm[0]:.2f}, max {warm[-1]:.2f}) over {runs}")
 
 
 def students_copy(assignment: str, folder: Path) -> Path:
@@ -363,6 +381,9 @@ def main() -> None:
             seconds, cpu = time_check(correct, copy)
             print(f"  with the students' copy of the grader (what students run): {seconds:.2f} s, "
                   f"{cpu:.2f} CPU s [{before} -> {load()}]")
+            before = load()
+            print(f"  the same through the warm check server: {time_warm_checks(correct, copy)} "
+                  f"[{before} -> {load()}]")
         if args.assignment != NOTEBOOK_ASSIGNMENT and args.baseline:
             before = load()
             baseline, baseline_cpu = resnet_baseline(args, paths)
