@@ -57,6 +57,8 @@ _START_TIMEOUT = 120.0
 
 def enabled(environ: dict[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_PEERCRED"):
+        return False  # abstract sockets and SO_PEERCRED are Linux's: elsewhere, no server
     switch = environ.get(SWITCH, "").lower()
     if switch in ("off", "0", "no", "false"):
         return False
