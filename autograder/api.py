@@ -88,12 +88,12 @@ def _start_judge(spec: AssignmentSpec, zygote: Zygote, seed: int | None,
     # Ctrl-C is the coordinator's to handle (it stops the judges): a judge interrupted in
     # the middle of a submission must not turn the interruption into a grade.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
+    die_with_parent(parent)
     _judge = Judge(spec, zygote, seed, tasks, background=background)
     multiprocessing.util.Finalize(_judge, _judge.close, exitpriority=10)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """A judge ends when the process that forked it does, even by SIGKILL (no stray judge
     holding the zygote open)."""
     try:

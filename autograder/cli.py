@@ -352,9 +352,10 @@ def check(path: Path, assignment: str | None, output: Path | None = None,
     if _from_console:
         from autograder.server import run_through_server
 
-        argv = ["check", str(path), "-a", assignment]
+        argv = ["check", "-a", assignment]
         argv += ["-o", str(output)] if output is not None else []
         argv += ["--fail-under", repr(fail_under)] if fail_under is not None else []
+        argv += ["--", str(path)]  # a folder named like an option stays a folder
         status = run_through_server(argv, preload)
         if status is not None:
             sys.exit(status)

@@ -59,6 +59,11 @@ def enabled(environ: dict[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
     if not sys.platform.startswith("linux") or not hasattr(socket, "SO_PEERCRED"):
         return False  # abstract sockets and SO_PEERCRED are Linux's: elsewhere, no server
+    try:
+        if _confinement("self")[0] != "0":
+            return False  # already no-new-privileges: a worker could not be told from us
+    except OSError:
+        return False
     switch = environ.get(SWITCH, "").lower()
     if switch in ("off", "0", "no", "false"):
         return False
@@ -78,7 +83,28 @@ def server_key(environ: dict[str, str] | None = None) -> str:
     keyed = {k: v for k, v in environ.items()
              if k in _KEYED_VARIABLES or (k.startswith(_KEYED_PREFIXES) and k != SWITCH)}
     digest.update(json.dumps(keyed, sort_keys=True).encode())
+    digest.update(json.dumps(_process_facts(), sort_keys=True).encode())
     return digest.hexdigest()[:32]
+
+
+def _process_facts() -> dict[str, Any]:
+    """What else a judge inherits and a check could meet: limits, CPUs, niceness, and the
+    installed packages (a `pip install -U torch` changes the folder, and the server keeps
+    the torch it imported)."""
+    import resource
+    import sysconfig
+
+    facts: dict[str, Any] = {
+        "limits": {name: resource.getrlimit(getattr(resource, name))
+                   for name in dir(resource) if name.startswith("RLIMIT_")},
+        "cpus": sorted(os.sched_getaffinity(0)),
+        "nice": os.nice(0),
+    }
+    for name in ("purelib", "platlib"):
+        folder = sysconfig.get_paths()[name]
+        with contextlib.suppress(OSError):
+            facts[name] = [folder, os.stat(folder).st_mtime_ns]
+    return facts
 
 
 def _address(key: str) -> str:
@@ -152,13 +178,37 @@ def _connect(key: str) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(_address(key))
-        if _peer_uid(sock) != os.getuid():  # someone else holds the name: not ours to trust
-            sock.close()
-            return None
-        return sock
+        # someone else holds the name (another user, or sandboxed code that bound it once
+        # the server was gone): not ours to trust with our streams and environment
+        if sock.fileno() > 2 and _trusted_peer(sock):
+            return sock
     except OSError:
-        sock.close()
-        return None
+        pass
+    sock.close()
+    return None
+
+
+def _trusted_peer(sock: socket.socket) -> bool:
+    """The same user, and no more confined than we are. Every sandbox worker has set
+    no-new-privileges and a seccomp filter, which it cannot undo and which its children
+    inherit, whatever process adopts them; the same mount namespace (abstract names are per
+    network namespace: a container may share ours and see other files)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(_PEERCRED))
+    peer_pid, peer_uid, _ = struct.unpack(_PEERCRED, creds)
+    if peer_uid != os.getuid():
+        return False
+    try:
+        mine, theirs = _confinement("self"), _confinement(str(peer_pid))
+        return theirs == mine and (os.readlink("/proc/self/ns/mnt")
+                                   == os.readlink(f"/proc/{peer_pid}/ns/mnt"))
+    except OSError:
+        return False
+
+
+def _confinement(pid: str) -> tuple[str, str]:
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return fields.get("NoNewPrivs", "").strip(), fields.get("Seccomp", "").strip()
 
 
 def _start_server(key: str, preload: Sequence[str]) -> subprocess.Popen[bytes]:
@@ -175,6 +225,20 @@ def run_through_server(argv: list[str], preload: Sequence[str]) -> int | None:
     none serves; its exit status, or None when no server could take it (run it here then)."""
     if not enabled():
         return None
+    try:
+        sock = _handed_over(argv, preload)
+    except Exception:  # no descriptors, no processes, an unreadable file: run it here
+        return None
+    if sock is None:
+        return None
+    with sock:
+        return _wait_for_status(sock)
+
+
+def _handed_over(argv: list[str], preload: Sequence[str]) -> socket.socket | None:
+    """A connection to a server that has started the check, or None (nothing ran)."""
+    for fd in (0, 1, 2):
+        os.fstat(fd)  # a closed stream would be the socket's number, and then sent as one
     key = server_key()
     sock = _connect(key)
     if sock is None:
@@ -187,24 +251,23 @@ def run_through_server(argv: list[str], preload: Sequence[str]) -> int | None:
                 break  # it could not bind (the name is taken) or start
         if sock is None:
             return None
-    with sock:
-        try:
-            # it greets a client it is ready for (it serves one check at a time): only then do
-            # our streams travel, so a client that gave up is never served later
-            hello, _ = _receive(sock, _START_TIMEOUT)
-            if not hello or not hello.get("hello"):
-                return None
+    try:
+        # it greets a client it is ready for (it serves one check at a time): only then do
+        # our streams travel, so a client that gave up is never served later
+        hello, _ = _receive(sock, _START_TIMEOUT)
+        if hello and hello.get("hello"):
             umask = os.umask(0o022)
             os.umask(umask)
             request = {"op": "run", "argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
-                       "umask": umask, "preload": list(preload)}
+                       "umask": umask, "preload": list(preload), "key": key}
             _send(sock, request, fds=(0, 1, 2))
             started, _ = _receive(sock, _START_TIMEOUT)
-        except (OSError, ValueError, TimeoutError):
-            return None
-        if not started or not started.get("started"):
-            return None  # nothing ran: the check runs here instead
-        return _wait_for_status(sock)
+            if started and started.get("started"):
+                return sock
+    except (OSError, ValueError, TimeoutError):
+        pass
+    sock.close()
+    return None
 
 
 def _wait_for_status(sock: socket.socket) -> int:
@@ -259,18 +322,18 @@ def _descends_from(pid: int, ancestor: int) -> bool:
             with open(f"/proc/{pid}/stat") as stat:
                 pid = int(stat.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
-            return True  # gone or unreadable: not known to be a stranger to our tree
+            return False  # gone, or hidden (hidepid: not ours); workers are refused anyway
         if pid == ancestor:
             return True
-    return True
+    return False
 
 
 def _may_connect(conn: socket.socket) -> bool:
     """The same user, and not a process this server started: a worker of its zygote (student
     code) may find the name in /proc/net/unix and must not be served."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize(_PEERCRED))
-    peer_pid, peer_uid, _ = struct.unpack(_PEERCRED, creds)
-    return peer_uid == os.getuid() and not _descends_from(peer_pid, os.getpid())
+    peer_pid = struct.unpack(_PEERCRED, creds)[0]
+    return _trusted_peer(conn) and not _descends_from(peer_pid, os.getpid())
 
 
 class _Server:
@@ -338,16 +401,17 @@ class _Server:
             env = {str(k): str(v) for k, v in request["env"].items()}
             cwd, umask = str(request["cwd"]), int(request["umask"]) & 0o777
             # only `check`, and only for the environment this server was started for
-            if argv[:1] != ["check"] or server_key(env) != self.key:
+            if argv[:1] != ["check"] or request["key"] != self.key:
                 return
             zygote = self.zygote(preload)
         except Exception:  # a zygote that cannot start, a malformed request: the client runs it
             return
         if _closed(conn):  # it gave up while the zygote started, and runs the check itself
             return
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_check(conn, self.listener, zygote, self.command, argv, env, cwd, umask, fds)
+            _run_check(server, conn, self.listener, zygote, self.command, argv, env, cwd, umask, fds)
         try:
             _send(conn, {"started": True})
             status = _watch(conn, pid, self.listener)
@@ -412,12 +476,17 @@ def _watch(conn: socket.socket, pid: int, listener: socket.socket) -> int:
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _run_check(conn: socket.socket, listener: socket.socket, zygote: Any,
+def _run_check(server: int, conn: socket.socket, listener: socket.socket, zygote: Any,
                command: Callable[[], None], argv: list[str], env: dict[str, str], cwd: str,
                umask: int, fds: list[int]) -> None:
     """In the forked judge: become the client's command, run it, and never return."""
     code = 1
     try:
+        from autograder.api import die_with_parent
+
+        # it writes to the client's terminal and holds the server's zygotes open: it ends
+        # when the server does, by SIGKILL too
+        die_with_parent(server)
         conn.close()
         listener.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -468,7 +537,9 @@ def main(command: Callable[[], None]) -> None:
     except OSError:
         return
     listener.listen(8)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a stray Ctrl-C is for the clients' checks
+    # A stray Ctrl-C is for the clients' checks. A handler, not SIG_IGN: an ignored signal
+    # stays ignored across exec, in the zygotes and so in every worker.
+    signal.signal(signal.SIGINT, lambda *_: None)
     server = _Server(listener, key, IDLE_SECONDS, command)
     try:
         if preload:

@@ -116,19 +116,31 @@ def test_ctrl_c_stops_the_check_and_the_server_serves_on(warm: dict[str, str],
     assert again.returncode == 0 and "13 of 13 public checks pass" in again.stdout
 
 
-needs_root = pytest.mark.skipif(os.getuid() != 0, reason="needs another user (tests run as root)")
+# Another user (where the tests run as root), and a process of our own user under
+# no-new-privileges, as every sandbox worker is (and its children, whoever adopts them).
+OTHERS = {
+    "another user": {"user": NOBODY, "group": NOBODY},
+    "no-new-privileges": {"preexec_fn": lambda: __import__("ctypes").CDLL(None).prctl(38, 1, 0, 0, 0)},
+}
 
 
-@needs_root
-def test_a_name_held_by_another_user_is_not_trusted(warm: dict[str, str]) -> None:
-    """The name is an abstract socket: another user may take it first. The client then runs
-    the check itself, and hands that user nothing (no streams, no environment)."""
+def _as_other(kind: str) -> dict[str, object]:
+    if kind == "another user" and os.getuid() != 0:
+        pytest.skip("needs another user (tests run as root)")
+    return OTHERS[kind]
+
+
+@pytest.mark.parametrize("kind", sorted(OTHERS))
+def test_a_name_held_by_another_is_not_trusted(warm: dict[str, str], kind: str) -> None:
+    """The name is an abstract socket: another user may take it first, or sandboxed code
+    once the server is gone. The client then runs the check itself, and hands it nothing
+    (no streams, no environment)."""
     address = "\0" + f"autograder-check-{os.getuid()}-{server.server_key(warm)}"
     squatter = subprocess.Popen(
         [sys.executable, "-c", "import socket, sys, time; s = socket.socket(socket.AF_UNIX); "
          f"s.bind({address!r}); s.listen(8); print('up', flush=True); "
          "c, _ = s.accept(); print('served', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True, user=NOBODY, group=NOBODY)
+        stdout=subprocess.PIPE, text=True, **_as_other(kind))
     try:
         assert squatter.stdout.readline().strip() == "up"
         done = _check(warm, str(GOOD))
@@ -138,14 +150,14 @@ def test_a_name_held_by_another_user_is_not_trusted(warm: dict[str, str]) -> Non
         squatter.wait()
 
 
-@needs_root
-def test_the_server_serves_only_its_own_user(warm: dict[str, str]) -> None:
+@pytest.mark.parametrize("kind", sorted(OTHERS))
+def test_the_server_serves_only_its_own_unconfined_user(warm: dict[str, str], kind: str) -> None:
     assert _check(warm, str(GOOD)).returncode == 0
     address = "\0" + f"autograder-check-{os.getuid()}-{server.server_key(warm)}"
     other = subprocess.run(
         [sys.executable, "-c", "import socket; s = socket.socket(socket.AF_UNIX); "
          f"s.connect({address!r}); s.settimeout(10); print(repr(s.recv(100)))"],
-        capture_output=True, text=True, user=NOBODY, group=NOBODY, timeout=60)
+        capture_output=True, text=True, timeout=60, **_as_other(kind))
     assert other.returncode == 0 and other.stdout.strip() == "b''", other  # closed, no greeting
     assert _check(warm, str(GOOD)).returncode == 0  # and it serves its own user on
 
