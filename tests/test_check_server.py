@@ -185,3 +185,43 @@ def test_a_process_of_the_servers_own_tree_is_refused() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def test_a_killed_server_takes_its_check_with_it(warm: dict[str, str], tmp_path: Path) -> None:
+    """The server killed in the middle of a check (the OOM killer, say): the client says so
+    and exits 1 at once, and the check's judge does not go on (it would hold the client's
+    streams and write to its terminal until its own time limit, 20 s here)."""
+    assert _check(warm, str(GOOD)).returncode == 0  # the server is warm
+    slow = tmp_path / "slow"
+    shutil.copytree(GOOD, slow)
+    (slow / "resnet.py").write_text("import time\ntime.sleep(60)\n" + (GOOD / "resnet.py").read_text())
+    client = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(slow)], env=warm,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mark, scratch = warm["AUTOGRADER_TEST_MARK"], Path(warm["TMPDIR"])
+    judges: list[int] = []
+    deadline = time.monotonic() + 60
+    while not judges and time.monotonic() < deadline:  # the server's child that runs the check
+        time.sleep(0.1)
+        ours = [p for p in processes_marked(mark, scratch) if "serve_checks" in _cmdline(p)]
+        judges = [p for p in ours if _parent(p) in ours]
+    assert judges, "no judge of the check was found"
+    time.sleep(1.5)  # it waits on the student's import in a worker
+    os.kill(_parent(judges[0]), signal.SIGKILL)
+    killed = time.monotonic()
+    out, err = client.communicate(timeout=120)  # ends when the judge lets go of the streams
+    assert client.returncode == 1 and "the warm check server stopped" in err, (out, err)
+    assert time.monotonic() - killed < 8, "the judge outlived its server"
