@@ -284,10 +284,12 @@ def kill_parent():
     session.close()
 
 
-def test_protocol_refuses_pickled_objects(tmp_path: Path) -> None:
-    """A frame whose tensor blob pickles a callable is refused before the callable runs: the
-    exploit's payload (creating a marker file) never happens."""
+def test_protocol_never_unpickles_what_a_worker_sends(tmp_path: Path) -> None:
+    """A frame whose tensor bytes are a pickle of a callable (the exploit's payload creates a
+    marker file) is read as bytes, never unpickled, framed the old way (a ``torch.save``
+    archive after the header) or the new."""
     import io
+    import json
     import struct
 
     import torch
@@ -302,9 +304,16 @@ def test_protocol_refuses_pickled_objects(tmp_path: Path) -> None:
 
     buffer = io.BytesIO()
     torch.save([Exploit()], buffer)
-    header = b'{"ok": 1}'
+    archive = buffer.getvalue()
+    old = b'{"ok": 1}'
     with pytest.raises(protocol.ProtocolError):
-        protocol.decode(struct.pack("!I", len(header)) + header + buffer.getvalue())
+        protocol.decode(struct.pack("!I", len(old)) + old + archive)
+    padding = bytes(-len(archive) % protocol.ALIGNMENT)
+    header = json.dumps({"tensors": [["uint8", [len(archive)], "cpu"]],
+                         "message": {"ok": {"$tensor": 0}}}).encode()
+    header += b" " * (-(4 + len(header)) % protocol.ALIGNMENT)
+    value = protocol.decode(struct.pack("!I", len(header)) + header + archive + padding)["ok"]
+    assert value.dtype == torch.uint8 and bytes(value.numpy()) == archive
     assert not marker.exists(), "decoding a frame ran the code pickled in it"
 
 

@@ -1,20 +1,26 @@
 """The wire format between the judge and a worker.
 
-A message is JSON plus tensors. Tensors travel in one ``torch.save`` blob that the
-receiver opens with ``torch.load(weights_only=True)``, so whatever a worker sends, the
-judge never unpickles arbitrary objects: a frame can carry data, never code.
+A message is JSON plus tensors. A tensor travels as its dtype, shape and raw bytes, nothing
+else: the receiver checks the table against the bytes and views them as a tensor, so
+whatever a worker sends, the judge never unpickles anything (a frame can carry data, never
+code), and a small tensor costs microseconds instead of a ``torch.save`` archive's
+milliseconds.
 
-Frame layout: 8-byte big-endian total length, then 4-byte JSON length, the JSON, and the
-tensor blob (possibly empty).
+Frame layout: 8-byte big-endian total length, then 4-byte JSON length, the JSON header
+(``{"tensors": [[dtype, shape, device], ...], "message": ...}``, a tensor in the message
+being ``{"$tensor": index}``; padded with spaces to a multiple of :data:`ALIGNMENT`) and
+the tensors' bytes, each starting at a multiple of :data:`ALIGNMENT` (possibly none).
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import json
+import math
 import select
 import socket
 import struct
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +28,12 @@ if TYPE_CHECKING:
     import torch
 
 MAX_FRAME_BYTES = 512 * 1024 * 1024
+ALIGNMENT = 64  # every tensor's bytes start here, so each dtype's view of them is aligned
 _TENSOR_KEY = "$tensor"
 _ESCAPED_KEY = "$key"
+# Devices a tensor may name: "meta" carries a shape and no bytes; anything else travels
+# from the CPU.
+_DEVICES = ("cpu", "meta")
 
 
 class ProtocolError(Exception):
@@ -38,22 +48,57 @@ class ChannelTimeout(Exception):
     """No complete frame arrived before the deadline."""
 
 
-def _plain_tensor(value: torch.Tensor) -> torch.Tensor:
+# The dtypes a frame may carry: those of whole bytes (not quantized, sub-byte or bit dtypes).
+_DTYPE_NAMES = ("bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32",
+                "uint64", "float16", "bfloat16", "float32", "float64", "complex64",
+                "complex128", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                "float8_e5m2fnuz")
+
+
+@functools.cache
+def _dtypes() -> dict[str, torch.dtype]:
+    """Each dtype of :data:`_DTYPE_NAMES` this torch has, by name."""
     import torch
 
-    # Strip autograd history and any Tensor subclass a student may have returned.
-    return value.detach().as_subclass(torch.Tensor).clone().contiguous()
+    return {name: getattr(torch, name) for name in _DTYPE_NAMES
+            if isinstance(getattr(torch, name, None), torch.dtype)}
+
+
+def _padded(size: int) -> int:
+    return -(-size // ALIGNMENT) * ALIGNMENT
+
+
+def _tensor_bytes(value: torch.Tensor) -> tuple[list[Any], memoryview | bytes]:
+    """A tensor's table entry and its bytes (a copy only where it is not contiguous)."""
+    import torch
+
+    if value.layout != torch.strided or str(value.dtype).removeprefix("torch.") not in _dtypes():
+        raise ProtocolError(f"cannot send a {value.layout} tensor of dtype {value.dtype}")
+    # A plain tensor, without autograd history or a subclass a student may have returned.
+    value = value.detach().as_subclass(torch.Tensor)
+    entry = [str(value.dtype).removeprefix("torch."), list(value.shape)]
+    if value.device.type == "meta":
+        return [*entry, "meta"], b""
+    flat = value.cpu().contiguous().reshape(-1)
+    if flat.numel() == 0:
+        return [*entry, "cpu"], b""
+    return [*entry, "cpu"], memoryview(flat.view(torch.uint8).numpy()).cast("B")
 
 
 def encode(message: Any) -> bytes:
     """Serialise nested dicts/lists of JSON scalars and tensors into one payload."""
-    import torch  # imported on first use, so starting the sandbox need not wait for torch
-    tensors: list[torch.Tensor] = []
+    # Without torch imported, no value can be a tensor: a judge that has not needed torch
+    # yet need not wait for its import to send a request.
+    torch = sys.modules.get("torch")
+    table: list[list[Any]] = []
+    parts: list[memoryview | bytes] = []
 
     def walk(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            tensors.append(_plain_tensor(value))
-            return {_TENSOR_KEY: len(tensors) - 1}
+        if torch is not None and isinstance(value, torch.Tensor):
+            entry, data = _tensor_bytes(value)
+            table.append(entry)
+            parts.append(data)
+            return {_TENSOR_KEY: len(table) - 1}
         if isinstance(value, dict):
             out = {}
             for key, item in value.items():
@@ -67,40 +112,83 @@ def encode(message: Any) -> bytes:
             return value
         raise ProtocolError(f"cannot send a value of type {type(value).__name__}")
 
-    header = json.dumps(walk(message)).encode()
-    blob = b""
-    if tensors:
-        buffer = io.BytesIO()
-        torch.save(tensors, buffer)
-        blob = buffer.getvalue()
-    return struct.pack("!I", len(header)) + header + blob
+    body = walk(message)
+    header = json.dumps({"tensors": table, "message": body} if table else {"message": body}
+                        ).encode()
+    if table:  # spaces after the JSON, so that the tensors' bytes start aligned
+        header += b" " * (-(4 + len(header)) % ALIGNMENT)
+    pieces: list[memoryview | bytes] = [struct.pack("!I", len(header)), header]
+    for data in parts:
+        pieces.append(data)
+        pieces.append(bytes(_padded(len(data)) - len(data)))
+    return b"".join(pieces)
 
 
-def decode(payload: bytes) -> Any:
-    """Inverse of :func:`encode`; refuses anything but plain data and plain tensors."""
+def _tensors(table: Any, blob: memoryview) -> list[torch.Tensor]:
+    """The tensors ``table`` describes, viewed in ``blob``; refuses a table that does not
+    describe exactly the bytes there are."""
     import torch
+
+    if not isinstance(table, list):
+        raise ProtocolError("frame's tensor table is not a list")
+    dtypes = _dtypes()
+    whole = torch.frombuffer(blob, dtype=torch.uint8) if len(blob) else None
+    tensors, offset = [], 0
+    for entry in table:
+        if not (isinstance(entry, list) and len(entry) == 3 and entry[0] in dtypes
+                and isinstance(entry[1], list) and entry[2] in _DEVICES
+                and all(type(size) is int and 0 <= size < 1 << 48 for size in entry[1])):
+            raise ProtocolError(f"frame describes a tensor it cannot hold: {str(entry)[:200]}")
+        dtype, shape = dtypes[entry[0]], entry[1]
+        if entry[2] == "meta":
+            tensors.append(torch.empty(shape, dtype=dtype, device="meta"))
+            continue
+        size = math.prod(shape) * dtype.itemsize
+        if offset + size > len(blob):
+            raise ProtocolError("frame's bytes do not match its tensor table")
+        if size == 0:
+            tensors.append(torch.empty(shape, dtype=dtype))
+        elif dtype == torch.bool:  # any byte but 0 is True, as a new tensor holds it
+            tensors.append((whole[offset:offset + size] != 0).reshape(shape))
+        else:
+            tensors.append(whole[offset:offset + size].view(dtype).reshape(shape))
+        offset += _padded(size)
+    if offset != len(blob):
+        raise ProtocolError("frame's bytes do not match its tensor table")
+    return tensors
+
+
+def decode(payload: bytes | bytearray) -> Any:
+    """Inverse of :func:`encode`; refuses anything but plain data and plain tensors.
+
+    A tensor decoded from a ``bytearray`` views it (no copy); one from ``bytes`` is copied,
+    since a tensor must not view memory that Python assumes will never change.
+    """
     if len(payload) < 4:
         raise ProtocolError("truncated frame")
     (header_length,) = struct.unpack("!I", payload[:4])
+    if 4 + header_length > len(payload):
+        raise ProtocolError("truncated frame")
     try:
-        header = json.loads(payload[4 : 4 + header_length])
+        header = json.loads(bytes(payload[4 : 4 + header_length]))
     except ValueError as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from None
-    blob = payload[4 + header_length :]
-    tensors: list[torch.Tensor] = []
-    if blob:
-        try:
-            tensors = torch.load(io.BytesIO(blob), weights_only=True)
-        except Exception as exc:  # any unpickling refusal is a protocol error
-            raise ProtocolError(f"frame holds something other than tensors: {exc}") from None
-        if not isinstance(tensors, list) or not all(type(t) is torch.Tensor for t in tensors):
-            raise ProtocolError("frame holds something other than a list of tensors")
+    if not isinstance(header, dict) or "message" not in header:
+        raise ProtocolError("frame header holds no message")
+    if not isinstance(payload, bytearray):
+        payload = bytearray(payload)
+    blob = memoryview(payload)[4 + header_length:]
+    if "tensors" in header and (4 + header_length) % ALIGNMENT:
+        raise ProtocolError("frame's tensor bytes do not start aligned")
+    tensors = _tensors(header["tensors"], blob) if "tensors" in header else []
+    if not tensors and len(blob):
+        raise ProtocolError("frame's bytes do not match its tensor table")
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {_TENSOR_KEY}:
                 index = value[_TENSOR_KEY]
-                if not isinstance(index, int) or not 0 <= index < len(tensors):
+                if type(index) is not int or not 0 <= index < len(tensors):
                     raise ProtocolError("frame refers to a tensor it does not hold")
                 return tensors[index]
             return {
@@ -111,7 +199,7 @@ def decode(payload: bytes) -> Any:
             return [walk(item) for item in value]
         return value
 
-    return walk(header)
+    return walk(header["message"])
 
 
 def send(sock: socket.socket, message: Any) -> None:
@@ -119,10 +207,11 @@ def send(sock: socket.socket, message: Any) -> None:
 
 
 def send_payload(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(struct.pack("!Q", len(payload)) + payload)
+    sock.sendall(struct.pack("!Q", len(payload)))  # not prefixed: a copy of a large payload
+    sock.sendall(payload)
 
 
-def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
     chunks = bytearray()
     while len(chunks) < size:
         if deadline is not None:
@@ -139,7 +228,7 @@ def _recv_exactly(sock: socket.socket, size: int, deadline: float | None) -> byt
         if not chunk:
             raise ChannelClosed()
         chunks += chunk
-    return bytes(chunks)
+    return chunks
 
 
 def receive(sock: socket.socket, deadline: float | None = None) -> Any:
