@@ -1,0 +1,92 @@
+"""Running a notebook's cells (autograder.operations.cells) in-process: a plain-Python cell
+compiled without IPython's transformer runs exactly as with it, IPython syntax still goes
+through it, and the cell running now is on record for the judge's message."""
+
+from __future__ import annotations
+
+import types
+import warnings
+from pathlib import Path
+
+import pytest
+
+from autograder.operations import cells
+from autograder.sandbox.session import StudentSession
+
+
+def _run(sources: list[str], **options) -> tuple[types.ModuleType, list[dict]]:
+    module = types.ModuleType("notebook")
+    return module, cells.run_cells(sources, module, "nb", **options)
+
+
+@pytest.mark.parametrize("source, expected", [
+    # IPython's transformer empties a line of spaces (textwrap.dedent), inside strings too:
+    # a cell runs as it ran in Jupyter, so the string holds an empty line.
+    ('text = """a\n    \nb"""', "a\n\nb"),
+    ('text = "plain"', "plain"),
+    ("\n\ntext = 'after blank lines'", "after blank lines"),
+    ("    text = 'indented cell'", "indented cell"),
+    (">>> text = 'pasted prompt'", "pasted prompt"),
+    ("In [3]: text = 'pasted IPython prompt'", "pasted IPython prompt"),
+    ("%time text = 'magic'", "magic"),
+    ("!echo shell escapes are ignored\ntext = 'after a shell escape'", "after a shell escape"),
+    ("%%capture\ntext = 'cell magic'", "cell magic"),
+])
+def test_a_cell_runs_as_ipython_runs_it(source: str, expected: str) -> None:
+    module, records = _run([source])
+    assert records == [] and module.text == expected
+    transformed: dict = {}
+    exec(compile(cells.to_python(source), "cell", "exec"), {"get_ipython": lambda: cells.ShellStub(
+        transformed, lambda code, suffix: exec(code, transformed))}, transformed)
+    assert transformed["text"] == expected
+
+
+def test_a_cell_that_is_not_python_reports_the_transformed_syntax_error() -> None:
+    _, records = _run(["x = = 1", "x = (1"])
+    assert [r["status"] for r in records] == ["error", "error"]
+    assert all(r["error"]["type"] == "SyntaxError" for r in records)
+
+
+@pytest.mark.parametrize("source", ["check = 1 is 1", "check = '\\d'\n%time y = 1"])
+def test_a_compile_warning_is_given_once(source: str) -> None:
+    """Once, whether the cell compiled as Python or only after IPython's transformer (an
+    invalid escape is a DeprecationWarning before Python 3.12, a SyntaxWarning after)."""
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        cells.compile_cell(source, "cell")
+    assert len(warned) == 1 and warned[0].category in (SyntaxWarning, DeprecationWarning)
+
+
+def test_each_cell_sees_its_own_number_in_the_progress_file(tmp_path: Path) -> None:
+    progress = tmp_path / ".notebook-progress"
+    sources = ["seen = []"] + [f"seen.append(open({str(progress)!r}).read())"] * 11
+    module, records = _run(sources, progress=progress)
+    assert records == []
+    assert [text.strip() for text in module.seen] == [str(n) for n in range(2, 13)]
+    assert all(len(text) == 10 for text in module.seen)
+
+
+def test_a_cell_that_closes_the_progress_file_breaks_nothing(tmp_path: Path) -> None:
+    progress = tmp_path / ".notebook-progress"
+    closer = ("import os\n"
+              "for fd in os.listdir('/proc/self/fd'):\n"
+              f"    if os.path.realpath(f'/proc/self/fd/{{fd}}') == {str(progress.resolve())!r}:\n"
+              "        os.close(int(fd))")
+    module, records = _run([closer, "after = True"], progress=progress)
+    assert records == [] and module.after is True
+
+
+def test_a_folder_where_the_progress_file_goes_breaks_nothing(tmp_path: Path) -> None:
+    progress = tmp_path / ".notebook-progress"
+    progress.mkdir()
+    module, records = _run(["ran = True"], progress=progress)
+    assert records == [] and module.ran is True
+
+
+@pytest.mark.parametrize("content, expected", [("12        ", 12), ("3", 3), ("", None),
+                                               ("x         ", None)])
+def test_the_judge_reads_the_running_cells_number(tmp_path: Path, content: str, expected) -> None:
+    session = object.__new__(StudentSession)
+    session.scratch = tmp_path
+    (tmp_path / ".notebook-progress").write_text(content)
+    assert session._running_cell() == expected
