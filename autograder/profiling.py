@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ class Profile:
         self.seconds: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
         self.pid = os.getpid()
+        # A judge's prefetch thread times its workers while the main thread times checks:
+        # ``+=`` on a dict entry is a read and a write, so two threads could lose one.
+        self.lock = threading.Lock()
 
     def _own(self) -> None:
         """A forked judge starts its record empty: what its parent timed before the fork is
@@ -32,21 +36,32 @@ class Profile:
             self.counts.clear()
 
     def add(self, phase: str, seconds: float) -> None:
-        self._own()
-        self.seconds[phase] += seconds
-        self.counts[phase] += 1
+        with self.lock:
+            self._own()
+            self.seconds[phase] += seconds
+            self.counts[phase] += 1
 
     def flush(self, submission: str) -> None:
-        self._own()
-        line = json.dumps({"submission": submission, "pid": os.getpid(),
-                           "phases": {p: [s, self.counts[p]] for p, s in self.seconds.items()}})
+        with self.lock:
+            self._own()
+            phases = {p: [s, self.counts[p]] for p, s in self.seconds.items()}
+            self.seconds.clear()
+            self.counts.clear()
+        line = json.dumps({"submission": submission, "pid": os.getpid(), "phases": phases})
         with open(self.path, "a") as out:  # one short append per submission: lines stay whole
             out.write(line + "\n")
-        self.seconds.clear()
-        self.counts.clear()
 
 
 _profile: Profile | None = None
+
+
+def _fresh_lock_after_fork() -> None:
+    """A judge forked while another thread held the lock would wait on it forever."""
+    if _profile is not None:
+        _profile.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 
 
 def enable(path: Path) -> None:

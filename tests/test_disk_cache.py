@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,47 @@ def test_a_folder_others_may_write_to_keeps_nothing(tmp_path: Path) -> None:
     assert not store._path("run:y").exists()
     shared.chmod(0o1777)  # sticky, as /tmp: others cannot replace our folders
     assert store.load("run:x") is not None
+
+
+def test_no_store_inside_a_folder_workers_may_read(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker may read the Python installation (and /usr/share, /etc): a store placed
+    there would hand student code the reference's outputs, so there is none, and one line
+    says why."""
+    inside = Path(sys.prefix) / "autograder-cache"
+    assert disk_cache.readable_by_workers(inside) is not None
+    assert DiskCache.for_grader("ab" * 32, inside) is None
+    monkeypatch.setenv(disk_cache.CACHE_ENV, "/usr/share/autograder")
+    assert DiskCache.for_grader("cd" * 32) is None
+    said = capsys.readouterr().err
+    assert f"not kept in {inside}" in said and "/usr/share/autograder" in said
+    assert "student code may read" in said
+    # Through a link, too: the folder is judged where it really is.
+    (tmp_path / "link").symlink_to(sys.prefix)
+    assert DiskCache.for_grader("ab" * 32, tmp_path / "link" / "cache") is None
+    assert disk_cache.readable_by_workers(tmp_path) is None
+    assert DiskCache.for_grader("ab" * 32, tmp_path) is not None
+
+
+def test_a_file_is_synced_before_it_takes_its_name(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(disk_cache.os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(disk_cache.os, "replace",
+                        lambda a, b: events.append("replace") or real_replace(a, b))
+    DiskCache(tmp_path / "grader").save("run:x", VALUE)
+    assert events == ["fsync", "replace"]
+
+
+def test_what_a_killed_judge_half_wrote_is_swept(tmp_path: Path) -> None:
+    store = DiskCache(tmp_path / "grader")
+    store.save("run:x", VALUE)
+    stale, fresh = store.folder / ".partial-killed", store.folder / ".partial-writing-now"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    old = time.time() - disk_cache.STALE_PARTIAL_SECONDS - 60
+    os.utime(stale, (old, old))
+    store.save("run:y", VALUE)
+    assert not stale.exists() and fresh.exists()
+    assert store.load("run:x") is not None and store.load("run:y") is not None

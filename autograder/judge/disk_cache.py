@@ -11,21 +11,27 @@ Values are plain data and tensors, written with ``torch.save`` and read back wit
 ``weights_only=True`` (a file holds data, never code) and ``mmap=True`` (a large reference
 state is paged in as it is read, not copied whole). The store is used only where
 student code cannot write to it: workers are confined by Landlock to their scratch folder, or
-run as a user of their own (a root judge); otherwise it stays off and every run computes.
+run as a user of their own (a root judge); otherwise it stays off and every run computes. It
+is never used inside a folder workers may read (the Python installation, ``/usr/share``...),
+since what it holds is the reference's outputs. A file is written in full (and synced)
+before it takes its name.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from autograder.sandbox.limits import landlock_abi
+from autograder.sandbox.limits import installation_roots, landlock_abi
 
 # The store's folder: a path, or "off" (also "0", "none", "") to compute every run.
 CACHE_ENV = "AUTOGRADER_CACHE_DIR"
@@ -33,6 +39,8 @@ _OFF = {"", "0", "off", "none"}
 # A grader's folder can hold 150 MB (a large model's weights and gradients), and every change
 # to the grader starts a new one: the least recently used beyond this many are removed when a new one is made.
 KEPT_GRADERS = 6
+# A ``.partial-*`` file this old is what a judge killed mid-write left (a write takes a second).
+STALE_PARTIAL_SECONDS = 3600
 
 
 def default_root() -> Path | None:
@@ -55,6 +63,29 @@ def workers_cannot_write_here() -> bool:
     truncation rights (ABI 3) confines it, or it runs as an unprivileged user of its own
     (the judge is root; the folders it makes are its alone, see :func:`_ours`)."""
     return landlock_abi() >= 3 or os.geteuid() == 0
+
+
+def readable_by_workers(root: Path) -> str | None:
+    """The worker-readable root (the Python installation, ``/usr/share``, ``/etc``, this
+    package: :func:`installation_roots`) that holds ``root``, or None: expected outputs kept
+    there would be open to student code."""
+    try:
+        resolved = root.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return str(root)
+    for readable in installation_roots():
+        try:
+            if resolved.is_relative_to(Path(readable).resolve()):
+                return readable
+        except (OSError, RuntimeError):
+            continue
+    return None
+
+
+@functools.cache
+def _say_not_kept(root: Path, readable: str) -> None:
+    print(f"autograder: reference results are not kept in {root}: it is inside {readable}, "
+          f"which sandboxed student code may read (set {CACHE_ENV} elsewhere)", file=sys.stderr)
 
 
 def _ours(folder: Path) -> bool:
@@ -87,6 +118,10 @@ class DiskCache:
         could write to it)."""
         root = root if root is not None else default_root()
         if root is None or not workers_cannot_write_here():
+            return None
+        readable = readable_by_workers(root)
+        if readable is not None:
+            _say_not_kept(root, readable)
             return None
         return cls(root / "reference" / fingerprint[:32])
 
@@ -131,9 +166,12 @@ class DiskCache:
                 _prune(self.folder.parent, keep=self.folder)
             if not _ours(self.folder):
                 return
+            _sweep_partials(self.folder)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".partial-")
             with os.fdopen(handle, "wb") as out:
                 torch.save({"key": key, "value": value}, out)
+                out.flush()
+                os.fsync(out.fileno())  # the new name never points at blocks not yet written
             os.replace(temporary, self._path(key))
             temporary = None
         except (OSError, RuntimeError):  # RuntimeError: torch.save on a full disk
@@ -160,6 +198,18 @@ def _refuse_other_than_data(value: Any, key: str) -> None:
     elif value is not None and type(value) not in (bool, int, float, str):
         raise TypeError(f"cache value {key!r} holds a {type(value).__name__}: only data and "
                         "tensors can be kept on disk")
+
+
+def _sweep_partials(folder: Path) -> None:
+    """Remove the half-written files of judges killed while writing (SIGKILL runs no
+    ``finally``); a younger one may be another judge's write in progress."""
+    now = time.time()
+    for partial in folder.glob(".partial-*"):
+        try:
+            if now - partial.lstat().st_mtime > STALE_PARTIAL_SECONDS:
+                partial.unlink()
+        except OSError:
+            pass
 
 
 def _prune(graders: Path, keep: Path) -> None:

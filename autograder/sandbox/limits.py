@@ -15,11 +15,32 @@ import functools
 import os
 import resource
 import signal
+import site
 import stat
+import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+@functools.cache
+def installation_roots() -> tuple[str, ...]:
+    """What every worker may read besides its own files: the Python installation, system
+    libraries and this package, as they exist (the zygote computes them once and every
+    fork inherits them; the judge keeps nothing secret under them)."""
+    package = str(Path(__file__).parents[1])  # autograder/, as the judge imported it
+    roots = {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+        sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"], package,
+        "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share", "/etc",
+        "/dev/urandom", "/sys/devices/system/cpu",
+    }
+    roots.update(site.getsitepackages())
+    return tuple(r for r in roots if r and os.path.exists(r))
+
 
 _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_ADD_RULE = 445

@@ -7,19 +7,15 @@ hangs up or kills it. Any exception, ``SystemExit`` included, becomes an error r
 
 from __future__ import annotations
 
-import functools
 import os
-import site
 import socket
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
-import autograder
 from autograder.operations import OPERATIONS, StudentFault, WorkerState
 from autograder.sandbox import protocol
 from autograder.sandbox.limits import (
@@ -28,29 +24,14 @@ from autograder.sandbox.limits import (
     block_network_sockets,
     confine,
     drop_root,
+    installation_roots,
     set_cpu_deadline,
 )
 
 
-@functools.cache
-def _installation_roots() -> tuple[str, ...]:
-    """The Python installation, system libraries and this package, as they exist: the same
-    for every worker, so the zygote computes them once and every fork inherits them."""
-    roots = {
-        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-        sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-        str(Path(autograder.__file__).parent),
-        "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/share", "/etc",
-        "/dev/urandom", "/sys/devices/system/cpu",
-    }
-    roots.update(site.getsitepackages())
-    return tuple(r for r in roots if r and os.path.exists(r))
-
-
 def readable_roots(extra: list[str]) -> list[str]:
     """What a worker may read: the Python installation, system libraries, this package."""
-    roots = {*_installation_roots(), f"/proc/{os.getpid()}", *extra}
+    roots = {*installation_roots(), f"/proc/{os.getpid()}", *extra}
     return sorted(r for r in roots if r and os.path.exists(r))
 
 
@@ -86,7 +67,7 @@ def _prepare(request: dict[str, Any]) -> tuple[WorkerState, Limits, int]:
     tempfile.tempdir = str(tmp)  # the zygote may have cached /tmp, which the worker cannot write
     # Only the installation's own paths stay importable, and the submission comes last, so
     # a student's torch.py or sitecustomize.py can shadow nothing.
-    installed = tuple(p for p in _installation_roots() if p.startswith(sys.prefix)
+    installed = tuple(p for p in installation_roots() if p.startswith(sys.prefix)
                       or p.startswith(sys.base_prefix))
     sys.path[:] = [p for p in sys.path if p and p.startswith(installed)] + [str(scratch)]
     sys.dont_write_bytecode = True
