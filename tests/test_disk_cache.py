@@ -213,6 +213,15 @@ def test_no_store_inside_a_folder_workers_may_read(tmp_path: Path, capsys: pytes
     assert DiskCache.for_grader("ab" * 32, tmp_path / "link" / "cache") is None
     assert disk_cache.readable_by_workers(tmp_path) is None
     assert DiskCache.for_grader("ab" * 32, tmp_path) is not None
+    # And through a bind mount, where this machine lets the test make one (root, CI's too).
+    mount = tmp_path / "mounted"
+    mount.mkdir()
+    if subprocess.run(["mount", "--bind", "/usr/share", str(mount)],
+                      capture_output=True).returncode == 0:
+        try:
+            assert disk_cache.readable_by_workers(mount / "cache") == "/usr/share"
+        finally:
+            subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_file_is_synced_before_it_takes_its_name(tmp_path: Path,

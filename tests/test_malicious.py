@@ -389,8 +389,16 @@ def _ask_zygote(socket_name: str, request: dict) -> str:
 def test_a_worker_cannot_ask_the_zygote_for_more_workers(zygote, tmp_path) -> None:
     """Even knowing the zygote's socket name, student code gets no answer from it: a request
     the judge gets answered is refused (by Landlock's scoping, or by the zygote's own check)."""
+    import json
+    import struct
+
+    from autograder.sandbox import protocol
+
     zygote.wait_ready()
     assert _ask_zygote(zygote.socket_name, _STATUS_REQUEST) == "answered"  # the request is valid
+    # The worker below frames it by hand, exactly as the judge's protocol does.
+    header = json.dumps({"message": _STATUS_REQUEST}).encode()
+    assert struct.pack("!I", len(header)) + header == protocol.encode(_STATUS_REQUEST)
     session = _session(zygote, tmp_path, f'''
 import json, socket, struct
 def ask():
@@ -401,7 +409,7 @@ def ask():
     except OSError:
         answer = "connect refused"
     else:
-        header = json.dumps({_STATUS_REQUEST!r}).encode()
+        header = json.dumps({{"message": {_STATUS_REQUEST!r}}}).encode()
         payload = struct.pack("!I", len(header)) + header
         try:
             sock.sendall(struct.pack("!Q", len(payload)) + payload)

@@ -86,14 +86,67 @@ GOOD = {"tensors": [["float32", [2], "cpu"]], "message": {"$tensor": 0}}
     ({"message": 1}, bytes(64), "do not match"),
     ({**GOOD, "message": {"$tensor": 1}}, bytes(64), "does not hold"),
     ({**GOOD, "message": {"$tensor": True}}, bytes(64), "does not hold"),
+    ({"tensors": [[["float32"], [1], "cpu"]], "message": 1}, bytes(64), "cannot hold"),
+    ({"tensors": [["float32", [1], ["cpu"]]], "message": 1}, bytes(64), "cannot hold"),
+    ({"tensors": [["float32", [2**47, 2**15], "meta"]], "message": 1}, b"", "bytes"),
+    ({"tensors": [["float32", [0, 2**47, 2**47, 2**47], "cpu"]], "message": 1}, b"", "bytes"),
+    ({"tensors": [["float32", [1] * 65, "cpu"]], "message": 1}, bytes(64), "cannot hold"),
+    ({"tensors": [["bool", [0], "cpu"]] * (protocol.MAX_TENSORS + 1), "message": 1}, b"",
+     "at most"),
+    ({"message": [[[[[[[[[[0]]]]]]]]]] * 2}, b"", None),
 ])
 def test_a_forged_frame_is_refused(header, blob, why) -> None:
     frame = _frame(header, blob)
-    if why is None:  # the control: a well-formed frame of the same shape decodes
-        assert protocol.decode(frame).shape == (4,)
+    if why is None:  # the controls: well-formed frames of the same shapes decode
+        assert protocol.decode(frame) is not None
         return
     with pytest.raises(protocol.ProtocolError, match=why):
         protocol.decode(frame)
+
+
+def test_nesting_too_deep_for_the_judge_is_refused_as_a_frame() -> None:
+    """Not a RecursionError from the judge's own code: a frame it refuses, like any other."""
+    deep = "[" * 100_000 + "]" * 100_000
+    encoded = ('{"message": ' + deep + "}").encode()
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(struct.pack("!I", len(encoded)) + encoded)
+    nested: list = []
+    for _ in range(600):  # deep enough for the walk, not for json's C parser
+        nested = [nested]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(_frame({"message": nested}))
+
+
+def test_conjugate_and_negative_views_travel_as_their_values() -> None:
+    value = torch.randn(3, dtype=torch.complex64)
+    for view in (value.conj(), torch.randn(3, dtype=torch.complex64).conj().imag, value._neg_view()):
+        assert torch.equal(protocol.decode(protocol.encode([view]))[0], view.resolve_conj().resolve_neg())
+
+
+def test_each_tensor_holds_only_its_own_bytes() -> None:
+    """A small tensor from a frame that also held a large one keeps only its own storage."""
+    small, large = protocol.decode(protocol.encode([torch.ones(1), torch.zeros(1_000_000)]))
+    assert small.untyped_storage().nbytes() == 4
+    assert large.untyped_storage().nbytes() == 4_000_000
+
+
+def test_a_reply_that_is_not_a_reply_is_the_workers_fault() -> None:
+    """A worker that sends a value where a reply belongs (``5``, ``{"error": "text"}``) gets
+    a ProtocolError of its own, and is stopped, like one that sends a malformed frame."""
+    import subprocess
+
+    from autograder.sandbox.client import StudentError, Worker
+
+    for forged in (5, "error", {"error": "text"}, {"error": ["a"]}):
+        stand_in = subprocess.Popen(["sleep", "30"], start_new_session=True)
+        judge_end, worker_end = socket.socketpair()
+        worker = Worker(zygote=None, sock=judge_end, pid=stand_in.pid, landlock=0)
+        protocol.send(worker_end, forged)
+        with pytest.raises(StudentError) as caught:
+            worker.call("status", 5)
+        assert caught.value.type == "ProtocolError" and not worker.alive
+        assert stand_in.wait(5) == -9  # its process group was killed
+        worker_end.close()
 
 
 def test_tensor_bytes_that_do_not_start_aligned_are_refused() -> None:

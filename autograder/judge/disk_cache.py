@@ -68,17 +68,26 @@ def workers_cannot_write_here() -> bool:
 def readable_by_workers(root: Path) -> str | None:
     """The worker-readable root (the Python installation, ``/usr/share``, ``/etc``, this
     package: :func:`installation_roots`) that holds ``root``, or None: expected outputs kept
-    there would be open to student code."""
+    there would be open to student code. Folders are compared by device and inode, as
+    Landlock sees them, so a link or a bind mount of a readable folder is found too."""
+    readable = {}
+    for path in installation_roots():
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        readable[info.st_dev, info.st_ino] = path
     try:
         resolved = root.expanduser().resolve()
     except (OSError, RuntimeError):
         return str(root)
-    for readable in installation_roots():
+    for level in [resolved, *resolved.parents]:  # the part that exists yet
         try:
-            if resolved.is_relative_to(Path(readable).resolve()):
-                return readable
-        except (OSError, RuntimeError):
+            info = os.stat(level)
+        except OSError:
             continue
+        if (info.st_dev, info.st_ino) in readable:
+            return readable[info.st_dev, info.st_ino]
     return None
 
 

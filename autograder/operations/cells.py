@@ -20,7 +20,6 @@ import signal
 import sys
 import time
 import types
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -76,24 +75,24 @@ _TRANSFORMED_ANYWAY = re.compile(r"^[ \t]+$|^\s*(>>>|\.\.\.)|^(\[(nav|ins)\] | )
                                  re.MULTILINE)
 
 
+# Line breaks other than "\n" that IPython's str.splitlines() also splits on: a prompt after
+# one of them starts a line for the transformer but not for the pattern above.
+_OTHER_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def compile_cell(source: str, filename: str) -> types.CodeType:
     """``source`` compiled as IPython runs it. Most cells are plain Python, which IPython's
     transformer leaves as it is: those are compiled as they are, without it (tokenising a
-    cell costs more than compiling it)."""
-    if source[:1].isspace() or _TRANSFORMED_ANYWAY.search(source):
+    cell costs more than compiling it). A cell that is not Python is compiled again after the
+    transformer; a warning the first attempt gave before its syntax error may then be given
+    twice (a thread-safe ``catch_warnings`` does not exist to hold it back)."""
+    if (source[:1].isspace() or _TRANSFORMED_ANYWAY.search(source)
+            or not _OTHER_LINE_BREAKS.isdisjoint(source)):
         return compile(to_python(source), filename, "exec")
-    with warnings.catch_warnings(record=True) as warned:
-        warnings.simplefilter("always")
-        try:
-            code = compile(source, filename, "exec")
-        except SyntaxError:  # IPython syntax, or an error compiling the transform reports
-            code = None
-    if code is None:
+    try:
+        return compile(source, filename, "exec")
+    except SyntaxError:  # IPython syntax, or an error compiling the transform reports
         return compile(to_python(source), filename, "exec")
-    for warning in warned:  # a SyntaxWarning of the cell, once, as compiling it gives it
-        warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                               warning.lineno)
-    return code
 
 
 class _CappedStream:
@@ -206,20 +205,15 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
     saved_handler = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
     # Opened once and rewritten in place: a file opened and closed per cell cost more than
     # most cells take.
-    progress_fd = None
-    if progress is not None:
-        try:
-            progress_fd = os.open(progress, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        except OSError:  # the submission holds a folder of that name: no number, then
-            pass
+    progress_file = _ProgressFile.open(progress) if progress is not None else None
     try:
         for number, source in enumerate(sources, start=1):
             if number in skip:
                 records.append({"cell": number, "status": "skipped", "output_chars": 0})
                 continue
             filename = f"{label} code cell {number}"
-            if progress_fd is not None:
-                _note_progress(progress_fd, number)
+            if progress_file is not None:
+                progress_file.note(number)
             current["file"] = filename
             # Tracebacks and inspect.getsource find the cell's lines here.
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -262,21 +256,51 @@ def run_cells(sources: list[str], module: types.ModuleType, label: str,
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, saved_handler)
-        if progress_fd is not None:
-            try:
-                os.close(progress_fd)
-            except OSError:  # a cell closed it
-                pass
+        if progress_file is not None:
+            progress_file.close()
     return records
 
 
-def _note_progress(fd: int, number: int) -> None:
-    """The cell running now, as the file's first 10 characters (a fixed width: the file is
-    never shorter than what it held before)."""
-    try:
-        os.pwrite(fd, f"{number:<10d}".encode(), 0)
-    except OSError:  # a cell closed the descriptor: the judge's message loses the number
-        pass
+class _ProgressFile:
+    """The file that holds the number of the cell running now, as its first 10 characters
+    (a fixed width, so it is rewritten in place). A cell may close the descriptor and open a
+    file of its own that gets the same number: the descriptor is used only while it is
+    still the file opened here."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd: int | None = fd
+        self.identity = self._identity()
+
+    @classmethod
+    def open(cls, path: Path) -> _ProgressFile | None:
+        try:
+            return cls(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644))
+        except OSError:  # the submission holds a folder of that name: no number, then
+            return None
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.fstat(self.fd)
+        except (OSError, TypeError):
+            return None
+        return info.st_dev, info.st_ino
+
+    def _still_ours(self) -> bool:
+        if self.fd is not None and self._identity() != self.identity:
+            self.fd = None  # closed by a cell, perhaps reused for a file of the student's
+        return self.fd is not None
+
+    def note(self, number: int) -> None:
+        if self._still_ours():
+            try:
+                os.pwrite(self.fd, f"{number:<10d}".encode(), 0)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self._still_ours():
+            os.close(self.fd)
+            self.fd = None
 
 
 def notebook_module(name: str, path: Path, label: str | None = None, **options: Any

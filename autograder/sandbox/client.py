@@ -258,13 +258,22 @@ class Worker:
             raise WorkerDied(self.zygote.exit_status(self.pid)) from None
         except protocol.ProtocolError as exc:
             self.kill()
-            raise StudentError({"type": "ProtocolError", "message": str(exc), "frames": [],
-                                "fault": True}) from None
+            raise self._unreadable(str(exc)) from None
+        if not isinstance(reply, dict) or not isinstance(reply.get("error", {}), dict):
+            self.kill()
+            raise self._unreadable("the worker's reply is neither a value nor an error")
         if "error" in reply:
             if exhausted_resources(reply["error"]):
                 self.kill()  # the next call gets a fresh worker, the submission re-imported
             raise StudentError(reply["error"])
         return reply.get("ok")
+
+    @staticmethod
+    def _unreadable(message: str) -> StudentError:
+        """A reply that breaks the protocol: the student's fault (their code wrote it), and
+        the worker that sent it is gone."""
+        return StudentError({"type": "ProtocolError", "message": message, "frames": [],
+                             "fault": True})
 
     def kill(self) -> None:
         if self.alive:

@@ -50,9 +50,13 @@ class ChannelTimeout(Exception):
 
 # The dtypes a frame may carry: those of whole bytes (not quantized, sub-byte or bit dtypes).
 _DTYPE_NAMES = ("bool", "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32",
-                "uint64", "float16", "bfloat16", "float32", "float64", "complex64",
-                "complex128", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
-                "float8_e5m2fnuz")
+                "uint64", "float16", "bfloat16", "float32", "float64", "complex32",
+                "complex64", "complex128", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+                "float8_e5m2fnuz", "float8_e8m0fnu")
+# What a frame may describe: more tensors or dimensions than any reply needs would only make
+# the judge allocate (a table entry costs a few bytes of JSON, a tensor far more).
+MAX_TENSORS = 65536
+MAX_DIMENSIONS = 64
 
 
 @functools.cache
@@ -75,7 +79,7 @@ def _tensor_bytes(value: torch.Tensor) -> tuple[list[Any], memoryview | bytes]:
     if value.layout != torch.strided or str(value.dtype).removeprefix("torch.") not in _dtypes():
         raise ProtocolError(f"cannot send a {value.layout} tensor of dtype {value.dtype}")
     # A plain tensor, without autograd history or a subclass a student may have returned.
-    value = value.detach().as_subclass(torch.Tensor)
+    value = value.detach().as_subclass(torch.Tensor).resolve_conj().resolve_neg()
     entry = [str(value.dtype).removeprefix("torch."), list(value.shape)]
     if value.device.type == "meta":
         return [*entry, "meta"], b""
@@ -125,33 +129,39 @@ def encode(message: Any) -> bytes:
 
 
 def _tensors(table: Any, blob: memoryview) -> list[torch.Tensor]:
-    """The tensors ``table`` describes, viewed in ``blob``; refuses a table that does not
-    describe exactly the bytes there are."""
+    """The tensors ``table`` describes, each viewing its own part of ``blob``; refuses a
+    table that does not describe exactly the bytes there are."""
     import torch
 
-    if not isinstance(table, list):
-        raise ProtocolError("frame's tensor table is not a list")
+    if not isinstance(table, list) or len(table) > MAX_TENSORS:
+        raise ProtocolError(f"frame's tensor table is not a list of at most {MAX_TENSORS}")
     dtypes = _dtypes()
-    whole = torch.frombuffer(blob, dtype=torch.uint8) if len(blob) else None
     tensors, offset = [], 0
     for entry in table:
-        if not (isinstance(entry, list) and len(entry) == 3 and entry[0] in dtypes
-                and isinstance(entry[1], list) and entry[2] in _DEVICES
-                and all(type(size) is int and 0 <= size < 1 << 48 for size in entry[1])):
+        if not (isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is str
+                and entry[0] in dtypes and type(entry[2]) is str and entry[2] in _DEVICES
+                and isinstance(entry[1], list) and len(entry[1]) <= MAX_DIMENSIONS
+                and all(type(size) is int and size >= 0 for size in entry[1])):
             raise ProtocolError(f"frame describes a tensor it cannot hold: {str(entry)[:200]}")
         dtype, shape = dtypes[entry[0]], entry[1]
+        size = math.prod(shape) * dtype.itemsize
+        # No tensor this large can exist, even on the meta device; nor can its strides (an
+        # empty tensor of shape [0, 2**47, 2**47] has none torch can compute).
+        if math.prod(max(n, 1) for n in shape) * dtype.itemsize >= 1 << 62:
+            raise ProtocolError(f"frame describes a tensor of more bytes than can exist: {shape}")
         if entry[2] == "meta":
             tensors.append(torch.empty(shape, dtype=dtype, device="meta"))
             continue
-        size = math.prod(shape) * dtype.itemsize
         if offset + size > len(blob):
             raise ProtocolError("frame's bytes do not match its tensor table")
         if size == 0:
             tensors.append(torch.empty(shape, dtype=dtype))
         elif dtype == torch.bool:  # any byte but 0 is True, as a new tensor holds it
-            tensors.append((whole[offset:offset + size] != 0).reshape(shape))
-        else:
-            tensors.append(whole[offset:offset + size].view(dtype).reshape(shape))
+            tensors.append((torch.frombuffer(blob, dtype=torch.uint8, count=size, offset=offset)
+                            != 0).reshape(shape))
+        else:  # a storage of its own over the frame's bytes: no copy, no view of the others
+            tensors.append(torch.frombuffer(blob, dtype=dtype, count=size // dtype.itemsize,
+                                            offset=offset).reshape(shape))
         offset += _padded(size)
     if offset != len(blob):
         raise ProtocolError("frame's bytes do not match its tensor table")
@@ -159,11 +169,23 @@ def _tensors(table: Any, blob: memoryview) -> list[torch.Tensor]:
 
 
 def decode(payload: bytes | bytearray) -> Any:
-    """Inverse of :func:`encode`; refuses anything but plain data and plain tensors.
+    """Inverse of :func:`encode`; refuses anything but plain data and plain tensors, with a
+    :class:`ProtocolError` whatever is wrong with the frame.
 
     A tensor decoded from a ``bytearray`` views it (no copy); one from ``bytes`` is copied,
     since a tensor must not view memory that Python assumes will never change.
     """
+    try:
+        return _decode(payload)
+    except ProtocolError:
+        raise
+    except (RecursionError, RuntimeError, TypeError, ValueError, OverflowError, MemoryError
+            ) as exc:  # nested too deeply, or sizes torch refuses
+        raise ProtocolError(f"frame cannot be read: {type(exc).__name__}: {str(exc)[:200]}"
+                            ) from None
+
+
+def _decode(payload: bytes | bytearray) -> Any:
     if len(payload) < 4:
         raise ProtocolError("truncated frame")
     (header_length,) = struct.unpack("!I", payload[:4])
@@ -172,7 +194,7 @@ def decode(payload: bytes | bytearray) -> Any:
     try:
         header = json.loads(bytes(payload[4 : 4 + header_length]))
     except ValueError as exc:
-        raise ProtocolError(f"frame header is not JSON: {exc}") from None
+        raise ProtocolError(f"frame header is not JSON: {str(exc)[:200]}") from None
     if not isinstance(header, dict) or "message" not in header:
         raise ProtocolError("frame header holds no message")
     if not isinstance(payload, bytearray):
