@@ -94,6 +94,7 @@ GOOD = {"tensors": [["float32", [2], "cpu"]], "message": {"$tensor": 0}}
     ({"tensors": [["bool", [0], "cpu"]] * (protocol.MAX_TENSORS + 1), "message": 1}, b"",
      "at most"),
     ({"message": [[[[[[[[[[0]]]]]]]]]] * 2}, b"", None),
+    ({"tensors": [["uint8", [10**4000] * 64, "cpu"]], "message": 1}, b"", "cannot hold"),
 ])
 def test_a_forged_frame_is_refused(header, blob, why) -> None:
     frame = _frame(header, blob)
@@ -128,6 +129,43 @@ def test_each_tensor_holds_only_its_own_bytes() -> None:
     small, large = protocol.decode(protocol.encode([torch.ones(1), torch.zeros(1_000_000)]))
     assert small.untyped_storage().nbytes() == 4
     assert large.untyped_storage().nbytes() == 4_000_000
+
+
+def test_a_header_too_large_is_refused_unread_and_not_sent() -> None:
+    """Plain values cost many times their size to parse: a header over the limit is refused
+    before parsing, and a sender is told at once (a worker's reply becomes an error)."""
+    header = b'{"message": [' + b"{}," * (protocol.MAX_HEADER_BYTES // 3) + b"{}]}"
+    with pytest.raises(protocol.ProtocolError, match="over the"):
+        protocol.decode(struct.pack("!I", len(header)) + header)
+    with pytest.raises(protocol.ProtocolError, match="large data travels as tensors"):
+        protocol.encode({"ok": [0] * (protocol.MAX_HEADER_BYTES // 2)})
+
+
+def test_an_error_reply_is_read_as_data_of_the_expected_shapes() -> None:
+    """Whatever a worker puts in an error (frames that are numbers, lines that are text,
+    fields missing), the judge gets strings, integers and at most five frames."""
+    import subprocess
+
+    from autograder.judge.outcomes import classify
+    from autograder.sandbox.client import StudentError, Worker
+
+    stand_in = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    judge_end, worker_end = socket.socketpair()
+    worker = Worker(zygote=None, sock=judge_end, pid=stand_in.pid, landlock=0)
+    forged = {"type": ["X"], "message": {"m": 1}, "fault": "yes",
+              "frames": [1, "f", {"file": "a"}, {"line": "x", "code": 5}] + [{}] * 10}
+    protocol.send(worker_end, {"error": forged})
+    with pytest.raises(StudentError) as caught:
+        worker.call("status", 5)
+    info = caught.value.info
+    assert info["type"] == "['X']" and info["message"] == "{'m': 1}" and info["fault"] is False
+    assert len(info["frames"]) == 5 and all(type(f["line"]) is int and type(f["code"]) is str
+                                            for f in info["frames"])
+    classify(caught.value)  # the judge's reading of it raises nothing
+    stand_in.kill()
+    stand_in.wait()
+    worker_end.close()
+    judge_end.close()
 
 
 def test_a_reply_that_is_not_a_reply_is_the_workers_fault() -> None:

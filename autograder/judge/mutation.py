@@ -42,7 +42,7 @@ from autograder.judge.variants import (
     reference_source,
 )
 from autograder.operations.fixtures import PROVIDED
-from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, Zygote
+from autograder.sandbox.client import StudentError, WorkerDied, WorkerTimeout, Zygote, clean_frames
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.session import Budget, BudgetExhausted
 from autograder.spec import AssignmentSpec
@@ -84,7 +84,7 @@ class StudentTestOutcome:
         """Read a worker's reply as data; anything malformed is an error outcome."""
         if not isinstance(reply, dict) or reply.get("status") not in STATUSES:
             return cls("error", "ProtocolError", "the test's outcome could not be read")
-        frames = tuple(f for f in reply.get("frames", []) if isinstance(f, dict))[:5]
+        frames = tuple(clean_frames(reply.get("frames", [])))
         line = reply.get("line")
         seconds = reply.get("seconds")
         return cls(str(reply["status"]), str(reply.get("type", ""))[:100],

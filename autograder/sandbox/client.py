@@ -51,6 +51,32 @@ def exhausted_resources(error: dict[str, Any]) -> bool:
             or any(text in message for text in _EXHAUSTION_MESSAGES))
 
 
+def clean_frames(frames: Any) -> list[dict[str, Any]]:
+    """A worker's traceback frames as the judge may use them: at most 5, each with a string
+    file, function and code and an integer line (a worker writes whatever it likes)."""
+    if not isinstance(frames, list):
+        return []
+    cleaned = []
+    for frame in frames[-5:]:
+        if isinstance(frame, dict):
+            line = frame.get("line")
+            cleaned.append({"file": str(frame.get("file", ""))[:200],
+                            "line": line if type(line) is int else 0,
+                            "function": str(frame.get("function", ""))[:200],
+                            "code": str(frame.get("code", ""))[:200]})
+    return cleaned
+
+
+def clean_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A worker's error reply as data the judge may use: ``type``, ``message``, ``frames``
+    and ``fault`` of the shapes :func:`autograder.operations.registry.describe_exception`
+    gives, whatever the worker sent."""
+    return {"type": str(error.get("type", "Exception"))[:100],
+            "message": str(error.get("message", ""))[:2000],
+            "frames": clean_frames(error.get("frames", [])),
+            "fault": error.get("fault") is True}
+
+
 class SandboxError(Exception):
     """Base of everything that can go wrong with student code in a worker."""
 
@@ -263,9 +289,10 @@ class Worker:
             self.kill()
             raise self._unreadable("the worker's reply is neither a value nor an error")
         if "error" in reply:
-            if exhausted_resources(reply["error"]):
+            error = clean_error(reply["error"])
+            if exhausted_resources(error):
                 self.kill()  # the next call gets a fresh worker, the submission re-imported
-            raise StudentError(reply["error"])
+            raise StudentError(error)
         return reply.get("ok")
 
     @staticmethod

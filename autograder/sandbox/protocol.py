@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     import torch
 
 MAX_FRAME_BYTES = 512 * 1024 * 1024
+# A header is names, shapes and small values (bulk data travels as tensor bytes); parsing a
+# large one costs many times its size (a 30 MB header of empty objects: 1.4 GB, 12 s).
+MAX_HEADER_BYTES = 16 * 1024 * 1024
 ALIGNMENT = 64  # every tensor's bytes start here, so each dtype's view of them is aligned
 _TENSOR_KEY = "$tensor"
 _ESCAPED_KEY = "$key"
@@ -119,6 +122,9 @@ def encode(message: Any) -> bytes:
     body = walk(message)
     header = json.dumps({"tensors": table, "message": body} if table else {"message": body}
                         ).encode()
+    if len(header) > MAX_HEADER_BYTES:  # said here, as an error reply, not as a broken frame
+        raise ProtocolError(f"cannot send {len(header)} bytes of plain values (at most "
+                            f"{MAX_HEADER_BYTES}): large data travels as tensors")
     if table:  # spaces after the JSON, so that the tensors' bytes start aligned
         header += b" " * (-(4 + len(header)) % ALIGNMENT)
     pieces: list[memoryview | bytes] = [struct.pack("!I", len(header)), header]
@@ -141,14 +147,15 @@ def _tensors(table: Any, blob: memoryview) -> list[torch.Tensor]:
         if not (isinstance(entry, list) and len(entry) == 3 and type(entry[0]) is str
                 and entry[0] in dtypes and type(entry[2]) is str and entry[2] in _DEVICES
                 and isinstance(entry[1], list) and len(entry[1]) <= MAX_DIMENSIONS
-                and all(type(size) is int and size >= 0 for size in entry[1])):
+                and all(type(size) is int and 0 <= size < 1 << 62 for size in entry[1])):
             raise ProtocolError(f"frame describes a tensor it cannot hold: {str(entry)[:200]}")
         dtype, shape = dtypes[entry[0]], entry[1]
         size = math.prod(shape) * dtype.itemsize
         # No tensor this large can exist, even on the meta device; nor can its strides (an
         # empty tensor of shape [0, 2**47, 2**47] has none torch can compute).
         if math.prod(max(n, 1) for n in shape) * dtype.itemsize >= 1 << 62:
-            raise ProtocolError(f"frame describes a tensor of more bytes than can exist: {shape}")
+            raise ProtocolError("frame describes a tensor of more bytes than can exist: "
+                                f"{str(shape)[:200]}")
         if entry[2] == "meta":
             tensors.append(torch.empty(shape, dtype=dtype, device="meta"))
             continue
@@ -191,8 +198,11 @@ def _decode(payload: bytes | bytearray) -> Any:
     (header_length,) = struct.unpack("!I", payload[:4])
     if 4 + header_length > len(payload):
         raise ProtocolError("truncated frame")
+    if header_length > MAX_HEADER_BYTES:
+        raise ProtocolError(f"frame header of {header_length} bytes is over the "
+                            f"{MAX_HEADER_BYTES} byte limit")
     try:
-        header = json.loads(bytes(payload[4 : 4 + header_length]))
+        header = json.loads(bytes(memoryview(payload)[4 : 4 + header_length]))
     except ValueError as exc:
         raise ProtocolError(f"frame header is not JSON: {str(exc)[:200]}") from None
     if not isinstance(header, dict) or "message" not in header:
