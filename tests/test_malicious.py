@@ -490,3 +490,19 @@ OPERATIONS["forward"] = _forged
     honest = grade(resnet_judge, make_submission, detached)
     forged = grade(resnet_judge, make_submission, forge + detached)
     assert forged.task("BasicBlock").score <= honest.task("BasicBlock").score < 10
+
+
+def test_a_forged_object_reply_is_the_students_fault_not_the_graders(make_submission) -> None:
+    """Student code that rewrites the worker's ``construct`` to answer with anything but an
+    object description loses the checks that build its objects, each with a message of its
+    own; none becomes "the grader could not run this check"."""
+    forge = '''
+from autograder.operations import OPERATIONS
+OPERATIONS["construct"] = lambda state, **args: {"handle": "1", "type": ["x"]}
+'''
+    forged = make_submission({"resnet.py": forge + REF}, name="forged_reply")
+    [report] = api.grade([forged], "resnet", tasks=["BasicBlock"])
+    outcomes = [test for task in report.tasks for test in task.tests]
+    assert outcomes and report.score == 0
+    assert not any("could not run this check" in test.feedback for test in outcomes)
+    assert any("describes no object" in test.feedback for test in outcomes)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from autograder.sandbox.client import StudentError
 from autograder.sandbox.session import StudentSession
 
 T = TypeVar("T")
@@ -52,6 +53,21 @@ class StudentCode:
         self.session.require(self.module, self.path)
         return self.session.call(op, culprit=culprit, **args)
 
+    def _object_call(self, op: str, culprit: tuple[str, str] | None = None, **args: Any
+                     ) -> dict[str, Any]:
+        """A call whose reply describes an object in the worker (``construct``, ``call``,
+        ``support_object``), read as data of the shapes the operation gives: a worker writes
+        whatever it likes, and a forged reply is the student's fault, not a grader error."""
+        reply = self._call(op, culprit=culprit, **args)
+        handle = reply.get("handle") if isinstance(reply, dict) else "missing"
+        if handle is not None and type(handle) is not int:
+            raise StudentError({"type": "ProtocolError", "frames": [], "fault": True,
+                                "message": f"the worker's reply to {op} describes no object"})
+        tensors = reply.get("tensors")
+        return {"handle": handle, "type": str(reply.get("type", ""))[:200],
+                "is_module": reply.get("is_module") is True, "value": reply.get("value"),
+                "tensors": tensors if isinstance(tensors, dict) else {}}
+
     def describe(self, symbol: str) -> dict[str, Any]:
         return self._call("describe_symbol", module=self.module, symbol=symbol)
 
@@ -79,9 +95,9 @@ class StudentCode:
                 self.session.memo[key] = self.build(symbol, *args, device=device, seed=seed,
                                                     **kwargs)
             return self.session.memo[key]
-        info = self._call("construct", culprit=(symbol, "__init__"), module=self.module,
-                          symbol=symbol, args=list(args), kwargs=kwargs, device=device,
-                          seed=self.seed if seed is None else seed)
+        info = self._object_call("construct", culprit=(symbol, "__init__"), module=self.module,
+                                 symbol=symbol, args=list(args), kwargs=kwargs, device=device,
+                                 seed=self.seed if seed is None else seed)
         remote = RemoteModule(self, info["handle"], call_text(symbol, args, kwargs), info["type"],
                               symbol)
         if not info["is_module"]:
@@ -95,9 +111,9 @@ class StudentCode:
     def instantiate(self, symbol: str, *args: Any, **kwargs: Any) -> RemoteObject:
         """Construct ``symbol(*args, **kwargs)`` in the worker, whatever it returns (a plain
         class that is not a module). Arguments may be ``remote.ref()`` of another object."""
-        info = self._call("construct", culprit=(symbol, "__init__"), module=self.module,
-                          symbol=symbol, args=list(args), kwargs=kwargs, device="cpu",
-                          seed=self.seed)
+        info = self._object_call("construct", culprit=(symbol, "__init__"), module=self.module,
+                                 symbol=symbol, args=list(args), kwargs=kwargs, device="cpu",
+                                 seed=self.seed)
         shown = tuple({"shown": "model"} if isinstance(a, dict) and "handle" in a else a for a in args)
         return RemoteObject(self, info["handle"], call_text(symbol, shown, kwargs), info["type"],
                             symbol)
@@ -119,8 +135,9 @@ class StudentCode:
         name, "tensors": {path: {"requires_grad", "has_grad_fn", "shape"}}, "object": a
         RemoteObject/RemoteModule for the result, or None when the result is plain data}``.
         """
-        info = self._call("call", culprit=(symbol, "call"), module=self.module, symbol=symbol,
-                          args=list(args), kwargs=kwargs, seed=self.seed if seed is None else seed)
+        info = self._object_call("call", culprit=(symbol, "call"), module=self.module,
+                                 symbol=symbol, args=list(args), kwargs=kwargs,
+                                 seed=self.seed if seed is None else seed)
         return {"value": info["value"], "type": info["type"], "tensors": info["tensors"],
                 "object": self._handle(info, call_text(symbol, args, kwargs), symbol)}
 
@@ -161,8 +178,8 @@ class StudentCode:
 
     def _support(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                  seed: int | None) -> dict[str, Any]:
-        return self._call("support_object", name=name, args=list(args), kwargs=kwargs,
-                          seed=self.seed if seed is None else seed, module=self.module)
+        return self._object_call("support_object", name=name, args=list(args), kwargs=kwargs,
+                                 seed=self.seed if seed is None else seed, module=self.module)
 
 
 # Operations that run the module's forward (and so hang where it hangs).
