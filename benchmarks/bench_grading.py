@@ -6,8 +6,10 @@
 resnet, cnn: "the usual way" is one fresh `python -m pytest` process per submission running the
 same checks with the student's code imported into the test process (benchmarks/inprocess.py);
 it runs on the first --baseline submissions only (it is slow) and is extrapolated.
-nn_module: notebooks; with --peers, `nbgrader autograde` grades the same notebooks its own way
-(one kernel per notebook) in the same run, and the ratio is printed.
+nn_module: notebooks; with --peers, `nbgrader autograde` (one kernel per notebook) and Otter-Grader's
+`otter run` (one process per notebook, the notebook's grade cells as its tests) grade the same
+notebooks in the same run, and the ratios are printed. Otter is installed on first use into
+.bench-peers/ (a virtual environment beside this one that sees this one's packages).
 
 Every figure comes with the load average and the CPU seconds (user + system, this process and
 every process it waited for: judges, zygote, workers), which contention does not inflate.
@@ -280,6 +282,86 @@ def nbgrader_autograde(paths: list[Path], folder: Path) -> tuple[float, float, l
     return seconds / len(paths), cpu / len(paths), scores
 
 
+OTTER_VERSION = "7.0.0"
+PEERS_DIR = ROOT / ".bench-peers"
+# One exception-based Otter test per grade cell: the cell's code run in the notebook's globals,
+# so Otter checks exactly what nbgrader checks.
+OTTER_TEST = """from otter.test_files import test_case
+
+OK_FORMAT = False
+name = {name!r}
+points = {points!r}
+
+
+@test_case(points={points!r})
+def test_grade_cell(env):
+    exec({source!r}, env)
+"""
+
+
+def otter_command() -> tuple[list[str] | None, str]:
+    """The `otter` command, installed on first use into a virtual environment of its own whose
+    path ends with this one's site-packages (so pip adds only what Otter needs beyond torch,
+    nbformat and IPython); or None and the reason it could not be installed."""
+    import sysconfig
+
+    venv = PEERS_DIR / f"otter-grader-{OTTER_VERSION}"
+    otter = venv / "bin" / "otter"
+    if otter.exists():
+        return [str(otter)], ""
+    python = venv / "bin" / "python"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
+                       capture_output=True, text=True)
+        purelib = subprocess.run([str(python), "-c", "import sysconfig; "
+                                  "print(sysconfig.get_paths()['purelib'])"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        (Path(purelib) / "autograder-bench-base.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"otter-grader=={OTTER_VERSION}"],
+                       check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        shutil.rmtree(venv, ignore_errors=True)
+        detail = getattr(error, "stderr", "") or str(error)
+        return None, f"installing otter-grader=={OTTER_VERSION} failed: {detail.strip()[-500:]}"
+    return [str(otter)], ""
+
+
+def otter_run(otter: list[str], paths: list[Path], folder: Path, jobs: int
+              ) -> tuple[float, float, list[float]]:
+    """Otter-Grader on the same notebooks: `otter run` (its local mode, one process per
+    notebook), ``jobs`` at a time; seconds and CPU seconds per notebook, and each total."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    work = folder / "otter"
+    (work / "tests").mkdir(parents=True)
+    reference = nbformat.read(ROOT / "reference" / "nn_module" / NOTEBOOK, as_version=4)
+    for cell in reference.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("grade"):
+            (work / "tests" / f"{grading['grade_id']}.py").write_text(OTTER_TEST.format(
+                name=grading["grade_id"], points=grading["points"], source=cell.source))
+    subprocess.run([*otter, "generate", "-t", "tests"], cwd=work, check=True, capture_output=True)
+
+    def grade(index: int) -> float:
+        output = work / f"s{index:03d}"
+        output.mkdir()
+        done = subprocess.run([*otter, "run", "--no-logo", "-a", str(work / "autograder.zip"),
+                               "-o", str(output), str(paths[index] / NOTEBOOK)],
+                              cwd=output, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"otter run failed:\n{done.stderr[-3000:]}")
+        results = json.loads((output / "results.json").read_text())
+        return sum(test.get("score") or 0 for test in results["tests"])
+
+    cpu_before, started = cpu_seconds(), time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        scores = list(pool.map(grade, range(len(paths))))
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    return seconds / len(paths), cpu / len(paths), scores
+
+
 def time_check(path: Path, grader: Path = ROOT, server: bool = False) -> tuple[float, float]:
     """Seconds and CPU seconds of `autograder check PATH` (the student's command), process
     start to end, with the grader in ``grader`` (this tree, or the students' copy); with
@@ -337,7 +419,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true",
                         help="also time `autograder check` on a correct submission")
     parser.add_argument("--peers", action="store_true",
-                        help="nn_module: also grade the notebooks with `nbgrader autograde`")
+                        help="nn_module: also grade the notebooks with `nbgrader autograde` and "
+                             "Otter-Grader's `otter run`")
     parser.add_argument("--record-scores", action="store_true",
                         help="record these scores as the expected ones instead of comparing")
     args = parser.parse_args()
@@ -402,6 +485,22 @@ def main() -> None:
                   "grade cells)")
             print(f"ratio nbgrader / autograder: {seconds / per:.1f}x in wall-clock (start-up "
                   f"included), {cpu / (figures['cpu'] / args.n):.1f}x in CPU seconds")
+            otter, why_not = otter_command()
+            if otter is None:
+                print(f"\nOtter-Grader not run: {why_not}")
+            else:
+                from autograder.api import available_cpus
+
+                jobs = available_cpus() if figures["jobs"] == "auto" else int(figures["jobs"])
+                before = load()
+                seconds, cpu, scores = otter_run(otter, paths, folder, jobs)
+                print(f"\nOtter-Grader {OTTER_VERSION} `otter run` (a process per notebook, {jobs} at "
+                      f"a time; its class command, `otter grade`, needs a Docker daemon), same "
+                      f"{args.n} notebooks: {seconds:.3f} s, {cpu:.3f} CPU s per notebook "
+                      f"[{before} -> {load()}]")
+                print(f"  Otter's totals: {sorted(set(scores))} (the same grade cells as its tests)")
+                print(f"ratio Otter / autograder: {seconds / per:.1f}x in wall-clock (start-up "
+                      f"included), {cpu / (figures['cpu'] / args.n):.1f}x in CPU seconds")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
